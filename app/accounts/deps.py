@@ -1,0 +1,80 @@
+"""Who is asking: the signed-in account for pages (cookie) and for the API (bearer token).
+
+Access is deny-by-default: every page router depends on `load_account`, and each route states the
+roles it allows with `require_role` (pages) or `api_require_role` (API).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.accounts import service
+from app.accounts.models import Account, Role
+from app.core.db import DbSession
+from app.core.errors import Forbidden, SignInRequired
+
+
+def load_account(request: Request, db: DbSession) -> Account | None:
+    """Resolve the session cookie once per request and share the account with the templates."""
+    state = request.scope.setdefault("state", {})
+    if "account" not in state:
+        settings = request.app.state.settings
+        state["account"] = service.load_session(
+            db, settings, cookie_value=request.cookies.get(settings.session_cookie_name)
+        )
+    return state["account"]
+
+
+OptionalAccount = Annotated[Account | None, Depends(load_account)]
+
+
+def safe_next_path(raw: str | None) -> str:
+    """Only a path on this site: never an open redirect."""
+    if raw and raw.startswith("/") and not raw.startswith("//") and "\\" not in raw and len(raw) < 512:
+        return raw
+    return "/"
+
+
+def require_role(*roles: Role) -> Callable[..., Account]:
+    def dependency(request: Request, account: OptionalAccount) -> Account:
+        if account is None:
+            path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise SignInRequired(safe_next_path(path) if request.method == "GET" else "/")
+        if account.role not in roles:
+            raise Forbidden()
+        return account
+
+    return dependency
+
+
+SignedIn = Annotated[Account, Depends(require_role(*Role))]
+AdminOnly = Annotated[Account, Depends(require_role(Role.admin))]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def api_account(request: Request, db: DbSession) -> Account:
+    token = bearer_token(request)
+    account = service.account_for_api_token(db, token=token) if token else None
+    if account is None:
+        raise SignInRequired()
+    return account
+
+
+def api_require_role(*roles: Role) -> Callable[..., Account]:
+    def dependency(account: Annotated[Account, Depends(api_account)]) -> Account:
+        if account.role not in roles:
+            raise Forbidden()
+        return account
+
+    return dependency
+
+
+ApiAccount = Annotated[Account, Depends(api_account)]

@@ -1,0 +1,101 @@
+"""Accounts, their server-side sessions, API tokens, sign-in attempts and reset links."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Field, SQLModel
+
+from app.core.db import UTCDateTime, utcnow
+
+
+class Role(str, enum.Enum):
+    citizen = "citizen"
+    linker = "linker"
+    staff = "staff"
+    admin = "admin"
+
+    @property
+    def label(self) -> str:
+        return {"citizen": "Citizen", "linker": "Community linker", "staff": "Council staff", "admin": "Administrator"}[self.value]
+
+
+def _enum_column(enum_type: type[enum.Enum], length: int) -> sa.Enum:
+    # A plain VARCHAR on both databases: no PostgreSQL enum type to migrate later.
+    return sa.Enum(enum_type, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
+def _utc(**kwargs) -> object:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class Account(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    name: str = Field(max_length=200)
+    role: Role = Field(sa_type=_enum_column(Role, 16), default=Role.citizen)
+    password_hash: str | None = Field(default=None, max_length=255)
+    is_active: bool = True
+    is_demo: bool = Field(default=False, index=True)
+    created_at: datetime = _utc(default_factory=utcnow)
+    password_changed_at: datetime | None = _utc(default=None)
+    deactivated_at: datetime | None = _utc(default=None)
+
+
+class UserSession(SQLModel, table=True):
+    __tablename__ = "user_session"
+
+    # The SHA-256 of the cookie's random value: the table never holds a usable session id.
+    id: str = Field(primary_key=True, max_length=64)
+    account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    created_at: datetime = _utc(default_factory=utcnow)
+    last_seen_at: datetime = _utc(default_factory=utcnow)
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    token_digest: str = Field(max_length=64, unique=True)
+    created_at: datetime = _utc(default_factory=utcnow)
+    expires_at: datetime = _utc()
+    revoked_at: datetime | None = _utc(default=None)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Failed sign-ins, counted per account and per address; both kept as keyed hashes."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        sa.Index("ix_login_attempt_account_key_attempted_at", "account_key", "attempted_at"),
+        sa.Index("ix_login_attempt_address_key_attempted_at", "address_key", "attempted_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_key: str = Field(max_length=64)
+    address_key: str = Field(max_length=64)
+    attempted_at: datetime = _utc(default_factory=utcnow)
+
+
+class PasswordResetToken(SQLModel, table=True):
+    __tablename__ = "password_reset_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    token_digest: str = Field(max_length=64, unique=True)
+    created_at: datetime = _utc(default_factory=utcnow)
+    expires_at: datetime = _utc()
+    used_at: datetime | None = _utc(default=None)
+
+
+class AccountPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    name: str
+    role: Role

@@ -1,0 +1,452 @@
+"""Account rules: registration, sign-in with throttling, sessions, passwords, tokens and roles.
+
+Functions flush and never commit: the request (or CLI command) owns the transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import delete, func, select, update
+from sqlmodel import Session
+
+from app.accounts.models import Account, ApiToken, LoginAttempt, PasswordResetToken, Role, UserSession
+from app.accounts.throttle import locked_until, minutes_to_wait
+from app.core.config import Settings
+from app.core.db import utcnow
+from app.core.errors import FieldError, InvalidInput, NotFound
+from app.core.mail import Mailer
+from app.core.security import (
+    hash_password,
+    keyed_digest,
+    new_token,
+    password_problem,
+    token_digest,
+    verify_password,
+)
+
+NAME_MAX_LENGTH = 200
+
+
+class SignInRefused(Exception):
+    """Wrong e-mail or password, or an inactive account: one message for all, to reveal nothing."""
+
+    message = "Enter a correct email address and password"
+
+
+class SignInThrottled(Exception):
+    def __init__(self, minutes: int):
+        self.minutes = minutes
+        unit = "minute" if minutes == 1 else "minutes"
+        self.message = (
+            f"There have been too many attempts to sign in. For your security, please wait "
+            f"{minutes} {unit} and try again, or reset your password."
+        )
+        super().__init__(self.message)
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def normalise_email(raw: str) -> str:
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise InvalidInput(
+            FieldError("email", "Enter an email address in the correct format, like name@example.com")
+        ) from None
+
+
+def clean_name(raw: str, field: str = "name") -> str:
+    name = " ".join(raw.split())
+    if not name:
+        return _fail(field, "Enter your name")
+    if len(name) > NAME_MAX_LENGTH:
+        return _fail(field, f"Your name must be {NAME_MAX_LENGTH} characters or fewer")
+    if any(ord(ch) < 32 for ch in name):
+        return _fail(field, "Your name must not contain control characters")
+    return name
+
+
+def _fail(field: str, message: str):
+    raise InvalidInput(FieldError(field, message))
+
+
+def check_new_password(password: str, confirm: str | None, *, field: str, user_inputs: list[str]) -> None:
+    problem = password_problem(password, user_inputs=user_inputs)
+    if problem:
+        _fail(field, problem)
+    if confirm is not None and confirm != password:
+        _fail(f"{field}_confirm", "The passwords do not match")
+
+
+# --- accounts --------------------------------------------------------------------------------
+
+
+def get_account(db: Session, *, account_id: int) -> Account:
+    account = db.get(Account, account_id)
+    if account is None:
+        raise NotFound()
+    return account
+
+
+def find_account_by_email(db: Session, *, email: str) -> Account | None:
+    return db.execute(select(Account).where(Account.email == email)).scalars().first()
+
+
+def _email_free(db: Session, email: str) -> None:
+    if find_account_by_email(db, email=email) is not None:
+        _fail("email", "An account with this email address already exists. Sign in, or reset your password")
+
+
+def register_citizen(
+    db: Session, *, email: str, password: str, password_confirm: str | None, name: str
+) -> Account:
+    errors: list[FieldError] = []
+    clean_email = clean_name_value = None
+    for step in ("name", "email", "password"):
+        try:
+            if step == "name":
+                clean_name_value = clean_name(name)
+            elif step == "email":
+                clean_email = normalise_email(email)
+                _email_free(db, clean_email)
+            else:
+                check_new_password(
+                    password, password_confirm, field="password", user_inputs=[email, name]
+                )
+        except InvalidInput as problem:
+            errors.extend(problem.errors)
+    if errors:
+        raise InvalidInput(errors)
+    account = Account(
+        email=clean_email,
+        name=clean_name_value,
+        role=Role.citizen,
+        password_hash=hash_password(password),
+        password_changed_at=utcnow(),
+    )
+    db.add(account)
+    db.flush()
+    return account
+
+
+def create_account(
+    db: Session,
+    *,
+    email: str,
+    name: str,
+    role: Role,
+    password: str | None = None,
+    is_demo: bool = False,
+) -> Account:
+    """An account made by an administrator or the CLI. Without a password, the owner sets one by email link."""
+    errors: list[FieldError] = []
+    clean_email = clean_name_value = None
+    try:
+        clean_name_value = clean_name(name)
+    except InvalidInput as problem:
+        errors.extend(problem.errors)
+    try:
+        clean_email = normalise_email(email)
+        _email_free(db, clean_email)
+    except InvalidInput as problem:
+        errors.extend(problem.errors)
+    if password is not None:
+        try:
+            check_new_password(password, None, field="password", user_inputs=[email, name])
+        except InvalidInput as problem:
+            errors.extend(problem.errors)
+    if errors:
+        raise InvalidInput(errors)
+    account = Account(
+        email=clean_email,
+        name=clean_name_value,
+        role=role,
+        password_hash=hash_password(password) if password is not None else None,
+        password_changed_at=utcnow() if password is not None else None,
+        is_demo=is_demo,
+    )
+    db.add(account)
+    db.flush()
+    return account
+
+
+def invite_account(
+    db: Session, settings: Settings, mailer: Mailer, *, email: str, name: str, role: Role
+) -> Account:
+    if role not in (Role.linker, Role.staff, Role.admin):
+        _fail("role", "Choose community linker, council staff or administrator")
+    account = create_account(db, email=email, name=name, role=role)
+    token = _new_reset_token(db, settings, account=account, lifetime=timedelta(days=3))
+    link = f"{settings.base_url.rstrip('/')}/reset-password?token={token}"
+    mailer.send(
+        to=account.email,
+        subject=f"Your {settings.service_name} account",
+        body=(
+            f"Hello {account.name},\n\n"
+            f"An account has been created for you on the {settings.council_name} "
+            f"{settings.service_name} as {role.label.lower()}.\n\n"
+            f"Choose your password with this link within 3 days:\n{link}\n\n"
+            "If you were not expecting this, you can ignore this email.\n"
+        ),
+    )
+    return account
+
+
+def set_account_active(db: Session, *, account: Account, active: bool, actor: Account) -> Account:
+    if account.id == actor.id and not active:
+        _fail("account", "You cannot deactivate your own account")
+    account.is_active = active
+    account.deactivated_at = None if active else utcnow()
+    db.add(account)
+    if not active:
+        end_all_sessions(db, account_id=account.id)
+        revoke_all_api_tokens(db, account_id=account.id)
+    db.flush()
+    return account
+
+
+def list_accounts(db: Session, *, page: int = 1, per_page: int = 50) -> tuple[list[Account], int]:
+    total = db.execute(select(func.count()).select_from(Account)).scalar_one()
+    rows = db.execute(
+        select(Account).order_by(Account.role, Account.email).offset((page - 1) * per_page).limit(per_page)
+    ).scalars().all()
+    return list(rows), total
+
+
+# --- sign-in and throttling ------------------------------------------------------------------
+
+
+def _throttle_keys(settings: Settings, email: str, address: str) -> tuple[str, str]:
+    secret = settings.secret_bytes
+    return keyed_digest(secret, "account:" + email.strip().lower()), keyed_digest(secret, "address:" + address)
+
+
+def authenticate(db: Session, settings: Settings, *, email: str, password: str, address: str) -> Account:
+    """Check the e-mail and password, with throttling per account and per address.
+
+    Failures are recorded in the database, so the limits hold across server processes. The
+    caller must commit even when this raises SignInRefused, so that the failure is counted.
+    """
+    now = utcnow()
+    account_key, address_key = _throttle_keys(settings, email, address)
+    window = timedelta(minutes=settings.login_window_minutes)
+    cooloff = timedelta(minutes=settings.login_cooloff_minutes)
+    since = now - window - cooloff
+    for key_column, key, limit in (
+        (LoginAttempt.account_key, account_key, settings.login_max_failures_per_account),
+        (LoginAttempt.address_key, address_key, settings.login_max_failures_per_address),
+    ):
+        failures = db.execute(
+            select(LoginAttempt.attempted_at).where(key_column == key, LoginAttempt.attempted_at >= since)
+        ).scalars().all()
+        until = locked_until(failures, limit=limit, window=window, cooloff=cooloff, now=now)
+        if until is not None:
+            raise SignInThrottled(minutes_to_wait(until, now))
+
+    account = find_account_by_email(db, email=email.strip().lower())
+    if account is None or not verify_password(password, account.password_hash) or not account.is_active:
+        db.add(LoginAttempt(account_key=account_key, address_key=address_key, attempted_at=now))
+        db.flush()
+        raise SignInRefused()
+    # A success clears this account's failures; the address keeps its count.
+    db.execute(delete(LoginAttempt).where(LoginAttempt.account_key == account_key))
+    return account
+
+
+# --- browser sessions ------------------------------------------------------------------------
+
+
+def start_session(db: Session, settings: Settings, *, account: Account) -> str:
+    """A fresh session id at every sign-in (no fixation); returns the cookie value."""
+    _prune_sessions(db, settings, account_id=account.id)
+    token = new_token()
+    db.add(UserSession(id=token_digest(token), account_id=account.id))
+    db.flush()
+    return token
+
+
+def _session_expired(settings: Settings, session: UserSession, now: datetime) -> bool:
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    absolute = timedelta(hours=settings.session_absolute_hours)
+    return now - session.last_seen_at > idle or now - session.created_at > absolute
+
+
+def _prune_sessions(db: Session, settings: Settings, *, account_id: int) -> None:
+    now = utcnow()
+    for session in db.execute(select(UserSession).where(UserSession.account_id == account_id)).scalars():
+        if _session_expired(settings, session, now):
+            db.delete(session)
+
+
+def load_session(db: Session, settings: Settings, *, cookie_value: str | None) -> Account | None:
+    """The signed-in account for a session cookie, applying the idle and absolute timeouts."""
+    if not cookie_value or len(cookie_value) > 128:
+        return None
+    session = db.get(UserSession, token_digest(cookie_value))
+    if session is None:
+        return None
+    now = utcnow()
+    if _session_expired(settings, session, now):
+        db.delete(session)
+        db.flush()
+        return None
+    account = db.get(Account, session.account_id)
+    if account is None or not account.is_active:
+        db.delete(session)
+        db.flush()
+        return None
+    # Sliding idle timeout, written at most once a minute to spare the database.
+    if now - session.last_seen_at > timedelta(seconds=60):
+        session.last_seen_at = now
+        db.add(session)
+        db.flush()
+    return account
+
+
+def end_session(db: Session, *, cookie_value: str | None) -> None:
+    if cookie_value:
+        db.execute(delete(UserSession).where(UserSession.id == token_digest(cookie_value)))
+
+
+def end_all_sessions(db: Session, *, account_id: int) -> None:
+    db.execute(delete(UserSession).where(UserSession.account_id == account_id))
+
+
+# --- passwords -------------------------------------------------------------------------------
+
+
+def change_password(
+    db: Session, *, account: Account, current_password: str, new_password: str, new_password_confirm: str
+) -> None:
+    """Change the password and end every session and API token of the account."""
+    if not verify_password(current_password, account.password_hash):
+        _fail("current_password", "Your current password is not correct")
+    check_new_password(
+        new_password, new_password_confirm, field="new_password", user_inputs=[account.email, account.name]
+    )
+    if verify_password(new_password, account.password_hash):
+        _fail("new_password", "Your new password must be different from your current one")
+    _set_password(db, account=account, password=new_password)
+
+
+def _set_password(db: Session, *, account: Account, password: str) -> None:
+    account.password_hash = hash_password(password)
+    account.password_changed_at = utcnow()
+    db.add(account)
+    end_all_sessions(db, account_id=account.id)
+    revoke_all_api_tokens(db, account_id=account.id)
+    db.flush()
+
+
+def _new_reset_token(db: Session, settings: Settings, *, account: Account, lifetime: timedelta | None = None) -> str:
+    token = new_token()
+    now = utcnow()
+    db.add(
+        PasswordResetToken(
+            account_id=account.id,
+            token_digest=token_digest(token),
+            created_at=now,
+            expires_at=now + (lifetime or timedelta(minutes=settings.password_reset_minutes)),
+        )
+    )
+    db.flush()
+    return token
+
+
+def request_password_reset(db: Session, settings: Settings, mailer: Mailer, *, email: str) -> None:
+    """Email a reset link if the account exists; the caller says the same thing either way."""
+    clean_email = normalise_email(email)
+    account = find_account_by_email(db, email=clean_email)
+    if account is None or not account.is_active:
+        return
+    token = _new_reset_token(db, settings, account=account)
+    link = f"{settings.base_url.rstrip('/')}/reset-password?token={token}"
+    mailer.send(
+        to=account.email,
+        subject=f"Reset your {settings.service_name} password",
+        body=(
+            f"Hello {account.name},\n\n"
+            "Someone asked to reset the password for your account. If it was you, use this link "
+            f"within {settings.password_reset_minutes} minutes:\n{link}\n\n"
+            "If it was not you, you can ignore this email: your password has not changed.\n"
+        ),
+    )
+
+
+def _valid_reset_token(db: Session, token: str) -> PasswordResetToken | None:
+    if not token or len(token) > 128:
+        return None
+    row = db.execute(
+        select(PasswordResetToken).where(PasswordResetToken.token_digest == token_digest(token))
+    ).scalars().first()
+    if row is None or row.used_at is not None or row.expires_at <= utcnow():
+        return None
+    return row
+
+
+def reset_token_usable(db: Session, *, token: str) -> bool:
+    return _valid_reset_token(db, token) is not None
+
+
+def reset_password(db: Session, *, token: str, password: str, password_confirm: str) -> Account:
+    row = _valid_reset_token(db, token)
+    if row is None:
+        _fail("token", "This link has expired or has already been used. Ask for a new one")
+    account = db.get(Account, row.account_id)
+    if account is None or not account.is_active:
+        _fail("token", "This link has expired or has already been used. Ask for a new one")
+    check_new_password(password, password_confirm, field="password", user_inputs=[account.email, account.name])
+    _set_password(db, account=account, password=password)
+    # One use only, and any other outstanding links die with it.
+    db.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.account_id == account.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    return account
+
+
+# --- API tokens ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+
+
+def issue_api_token(db: Session, settings: Settings, *, account: Account) -> IssuedToken:
+    token = new_token()
+    lifetime = timedelta(minutes=settings.api_token_minutes)
+    now = utcnow()
+    db.add(ApiToken(account_id=account.id, token_digest=token_digest(token), created_at=now, expires_at=now + lifetime))
+    db.flush()
+    return IssuedToken(access_token=token, expires_in=int(lifetime.total_seconds()))
+
+
+def account_for_api_token(db: Session, *, token: str) -> Account | None:
+    if not token or len(token) > 128:
+        return None
+    row = db.execute(select(ApiToken).where(ApiToken.token_digest == token_digest(token))).scalars().first()
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        return None
+    account = db.get(Account, row.account_id)
+    return account if account is not None and account.is_active else None
+
+
+def revoke_api_token(db: Session, *, token: str) -> None:
+    db.execute(
+        update(ApiToken)
+        .where(ApiToken.token_digest == token_digest(token), ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def revoke_all_api_tokens(db: Session, *, account_id: int) -> None:
+    db.execute(
+        update(ApiToken).where(ApiToken.account_id == account_id, ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow())
+    )

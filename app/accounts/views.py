@@ -1,0 +1,278 @@
+"""Pages: register, sign in and out, forgotten password, account settings, admin accounts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict
+
+from app.accounts import service
+from app.accounts.deps import AdminOnly, OptionalAccount, SignedIn, load_account, safe_next_path
+from app.accounts.models import Role
+from app.core.db import DbSession
+from app.core.errors import InvalidInput
+from app.core.mail import Mailer
+from app.core.templating import render, set_flash
+
+router = APIRouter(dependencies=[Depends(load_account)], include_in_schema=False)
+
+
+class _Form(BaseModel):
+    # Every field is a string so that nothing is refused before our own friendly checks run.
+    model_config = ConfigDict(extra="ignore", str_max_length=10_000)
+
+
+class RegisterForm(_Form):
+    name: str = ""
+    email: str = ""
+    password: str = ""
+    password_confirm: str = ""
+
+
+class SignInForm(_Form):
+    email: str = ""
+    password: str = ""
+    next: str = "/"
+
+
+class EmailForm(_Form):
+    email: str = ""
+
+
+class ResetForm(_Form):
+    token: str = ""
+    password: str = ""
+    password_confirm: str = ""
+
+
+class ChangePasswordForm(_Form):
+    current_password: str = ""
+    new_password: str = ""
+    new_password_confirm: str = ""
+
+
+class NewAccountForm(_Form):
+    name: str = ""
+    email: str = ""
+    role: str = ""
+
+
+def see_other(request: Request, url: str, *, flash: str | None = None) -> Response:
+    """After a POST: 303 for plain browsers, HX-Redirect for htmx."""
+    if request.headers.get("HX-Request"):
+        response: Response = Response(status_code=204, headers={"HX-Redirect": url})
+    else:
+        response = RedirectResponse(url, status_code=303)
+    if flash:
+        set_flash(response, flash, secure=request.app.state.settings.is_production)
+    return response
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _sign_in_response(request: Request, db, account, url: str, flash: str | None = None) -> Response:
+    settings = request.app.state.settings
+    service.end_session(db, cookie_value=request.cookies.get(settings.session_cookie_name))
+    cookie_value = service.start_session(db, settings, account=account)
+    response = see_other(request, url, flash=flash)
+    response.set_cookie(
+        settings.session_cookie_name,
+        cookie_value,
+        max_age=settings.session_absolute_hours * 3600,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.is_production,
+    )
+    return response
+
+
+def _form_page(request: Request, template: str, form: BaseModel, error: InvalidInput | None = None, **extra) -> Response:
+    return render(
+        request,
+        template,
+        {"form": form, "errors": error.errors if error else [], **extra},
+        status_code=422 if error else 200,
+    )
+
+
+# --- register --------------------------------------------------------------------------------
+
+
+@router.get("/register", name="accounts:register")
+def register_page(request: Request, account: OptionalAccount) -> Response:
+    if account is not None:
+        return RedirectResponse(request.url_for("pages:home").path, status_code=303)
+    return _form_page(request, "accounts/register.html", RegisterForm())
+
+
+@router.post("/register", name="accounts:register_submit")
+def register_submit(request: Request, db: DbSession, form: Annotated[RegisterForm, Form()]) -> Response:
+    try:
+        account = service.register_citizen(
+            db, email=form.email, password=form.password, password_confirm=form.password_confirm, name=form.name
+        )
+    except InvalidInput as error:
+        return _form_page(request, "accounts/register.html", form, error)
+    return _sign_in_response(request, db, account, request.url_for("pages:home").path, flash="registered")
+
+
+# --- sign in and out -------------------------------------------------------------------------
+
+
+@router.get("/sign-in", name="accounts:sign_in")
+def sign_in_page(request: Request, next: Annotated[str, Query(max_length=512)] = "/") -> Response:
+    return _form_page(request, "accounts/sign_in.html", SignInForm(next=safe_next_path(next)))
+
+
+@router.post("/sign-in", name="accounts:sign_in_submit")
+def sign_in_submit(request: Request, db: DbSession, form: Annotated[SignInForm, Form()]) -> Response:
+    settings = request.app.state.settings
+    try:
+        account = service.authenticate(
+            db, settings, email=form.email, password=form.password, address=_client_address(request)
+        )
+    except (service.SignInRefused, service.SignInThrottled) as refusal:
+        from app.core.errors import FieldError
+
+        form.password = ""
+        status = 429 if isinstance(refusal, service.SignInThrottled) else 422
+        error = InvalidInput(FieldError("email", refusal.message))
+        response = _form_page(request, "accounts/sign_in.html", form, error)
+        response.status_code = status
+        return response  # returned, not raised: the failed attempt must be committed
+    return _sign_in_response(request, db, account, safe_next_path(form.next))
+
+
+@router.post("/sign-out", name="accounts:sign_out")
+def sign_out(request: Request, db: DbSession) -> Response:
+    settings = request.app.state.settings
+    service.end_session(db, cookie_value=request.cookies.get(settings.session_cookie_name))
+    response = see_other(request, request.url_for("pages:home").path, flash="signed-out")
+    response.delete_cookie(settings.session_cookie_name, path="/", secure=settings.is_production, httponly=True)
+    return response
+
+
+# --- forgotten password ----------------------------------------------------------------------
+
+
+@router.get("/forgotten-password", name="accounts:forgotten_password")
+def forgotten_password_page(request: Request) -> Response:
+    return _form_page(request, "accounts/forgotten_password.html", EmailForm())
+
+
+@router.post("/forgotten-password", name="accounts:forgotten_password_submit")
+def forgotten_password_submit(request: Request, db: DbSession, form: Annotated[EmailForm, Form()]) -> Response:
+    settings = request.app.state.settings
+    try:
+        service.request_password_reset(db, settings, Mailer(settings), email=form.email)
+    except InvalidInput as error:
+        return _form_page(request, "accounts/forgotten_password.html", form, error)
+    # The same answer whether or not the account exists.
+    return render(request, "accounts/reset_sent.html")
+
+
+@router.get("/reset-password", name="accounts:reset_password")
+def reset_password_page(request: Request, db: DbSession, token: Annotated[str, Query(max_length=128)] = "") -> Response:
+    if not service.reset_token_usable(db, token=token):
+        return render(request, "accounts/reset_expired.html", status_code=400)
+    return _form_page(request, "accounts/reset_password.html", ResetForm(token=token))
+
+
+@router.post("/reset-password", name="accounts:reset_password_submit")
+def reset_password_submit(request: Request, db: DbSession, form: Annotated[ResetForm, Form()]) -> Response:
+    try:
+        service.reset_password(db, token=form.token, password=form.password, password_confirm=form.password_confirm)
+    except InvalidInput as error:
+        if error.for_field("token"):
+            return render(request, "accounts/reset_expired.html", status_code=400)
+        return _form_page(request, "accounts/reset_password.html", ResetForm(token=form.token), error)
+    return see_other(request, request.url_for("accounts:sign_in").path, flash="password-reset")
+
+
+# --- account settings ------------------------------------------------------------------------
+
+
+@router.get("/account", name="accounts:settings")
+def settings_page(request: Request, account: SignedIn) -> Response:
+    return _form_page(request, "accounts/settings.html", ChangePasswordForm())
+
+
+@router.post("/account/password", name="accounts:change_password")
+def change_password(
+    request: Request, db: DbSession, account: SignedIn, form: Annotated[ChangePasswordForm, Form()]
+) -> Response:
+    try:
+        service.change_password(
+            db,
+            account=account,
+            current_password=form.current_password,
+            new_password=form.new_password,
+            new_password_confirm=form.new_password_confirm,
+        )
+    except InvalidInput as error:
+        return _form_page(request, "accounts/settings.html", ChangePasswordForm(), error)
+    # Every session ended with the change; this device gets a fresh one.
+    return _sign_in_response(request, db, account, request.url_for("accounts:settings").path, flash="password-changed")
+
+
+# --- administration --------------------------------------------------------------------------
+
+STAFF_ROLES = (Role.linker, Role.staff, Role.admin)
+
+
+def _admin_page(request: Request, db, form: NewAccountForm, error: InvalidInput | None = None, page: int = 1) -> Response:
+    accounts, total = service.list_accounts(db, page=page)
+    return _form_page(
+        request,
+        "accounts/admin_accounts.html",
+        form,
+        error,
+        accounts=accounts,
+        total=total,
+        page=page,
+        role_items=[{"value": r.value, "text": r.label, "checked": form.role == r.value} for r in STAFF_ROLES],
+    )
+
+
+@router.get("/admin/accounts", name="accounts:admin_accounts")
+def admin_accounts(
+    request: Request, db: DbSession, admin: AdminOnly, page: Annotated[int, Query(ge=1, le=100_000)] = 1
+) -> Response:
+    return _admin_page(request, db, NewAccountForm(), page=page)
+
+
+@router.post("/admin/accounts", name="accounts:admin_create")
+def admin_create(request: Request, db: DbSession, admin: AdminOnly, form: Annotated[NewAccountForm, Form()]) -> Response:
+    settings = request.app.state.settings
+    try:
+        role = Role(form.role) if form.role in {r.value for r in STAFF_ROLES} else None
+        if role is None:
+            from app.core.errors import FieldError
+
+            raise InvalidInput(FieldError("role", "Choose community linker, council staff or administrator"))
+        service.invite_account(db, settings, Mailer(settings), email=form.email, name=form.name, role=role)
+    except InvalidInput as error:
+        return _admin_page(request, db, form, error)
+    return see_other(request, request.url_for("accounts:admin_accounts").path, flash="account-created")
+
+
+@router.post("/admin/accounts/{account_id}/deactivate", name="accounts:admin_deactivate")
+def admin_deactivate(request: Request, db: DbSession, admin: AdminOnly, account_id: int) -> Response:
+    target = service.get_account(db, account_id=account_id)
+    try:
+        service.set_account_active(db, account=target, active=False, actor=admin)
+    except InvalidInput as error:
+        return _admin_page(request, db, NewAccountForm(), error)
+    return see_other(request, request.url_for("accounts:admin_accounts").path, flash="account-deactivated")
+
+
+@router.post("/admin/accounts/{account_id}/reactivate", name="accounts:admin_reactivate")
+def admin_reactivate(request: Request, db: DbSession, admin: AdminOnly, account_id: int) -> Response:
+    target = service.get_account(db, account_id=account_id)
+    service.set_account_active(db, account=target, active=True, actor=admin)
+    return see_other(request, request.url_for("accounts:admin_accounts").path, flash="account-reactivated")

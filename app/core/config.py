@@ -1,0 +1,88 @@
+"""Settings from the environment (prefix MARKETPLACE_), with safe defaults for development."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MARKETPLACE_", env_file=None, extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET_KEY)
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'marketplace.db'}"
+    base_url: str = "http://127.0.0.1:8000"
+
+    council_name: str = "Northbridge Borough Council"
+    service_name: str = "Community Asset Marketplace"
+
+    templates_dir: Path = PROJECT_ROOT / "templates"
+    static_dir: Path = PROJECT_ROOT / "app" / "static"
+    # htmx is served by the app itself; a council may point this at a CDN instead (URL + SRI hash).
+    htmx_url: str | None = None
+    htmx_integrity: str | None = None
+
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 8
+    api_token_minutes: int = 60
+    password_reset_minutes: int = 60
+
+    login_max_failures_per_account: int = 10
+    login_max_failures_per_address: int = 50
+    login_window_minutes: int = 5
+    login_cooloff_minutes: int = 15
+
+    max_body_bytes: int = 256 * 1024
+
+    mail_from: str = "Community Asset Marketplace <no-reply@marketplace.invalid>"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = 10.0
+    outbox_dir: Path = PROJECT_ROOT / "var" / "outbox"
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> "Settings":
+        if self.environment == "production":
+            secret = self.secret_key.get_secret_value()
+            if secret == DEVELOPMENT_SECRET_KEY or len(secret) < 32:
+                raise ValueError(
+                    "MARKETPLACE_SECRET_KEY must be set to a random value of at least 32 characters "
+                    "in production (for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                )
+            if not self.smtp_host:
+                raise ValueError("MARKETPLACE_SMTP_HOST must be set in production: mail cannot go to a local outbox")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def session_cookie_name(self) -> str:
+        # The __Host- prefix makes browsers insist on Secure, Path=/ and no Domain.
+        return "__Host-marketplace_session" if self.is_production else "marketplace_session"
+
+    @property
+    def csrf_cookie_name(self) -> str:
+        return "__Host-marketplace_csrf" if self.is_production else "marketplace_csrf"
+
+    @cached_property
+    def secret_bytes(self) -> bytes:
+        return self.secret_key.get_secret_value().encode()
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,272 @@
+"""Pure ASGI middleware: security headers, body limits, CSRF and a last line against errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from urllib.parse import parse_qs
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.config import Settings
+from app.core.security import csrf_token_for, csrf_token_valid
+
+logger = logging.getLogger("marketplace.errors")
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+
+
+def _exempt_from_csrf(path: str) -> bool:
+    # The JSON API authenticates with bearer tokens only, never with a cookie, so it needs no token.
+    return path.startswith(("/api/", "/static/")) or path in ("/healthz", "/readyz")
+
+
+async def _send_simple(send: Send, status: int, body: bytes, content_type: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_error(scope: Scope, receive: Receive, send: Send, status: int, heading: str, body: str) -> None:
+    if scope["path"].startswith("/api/"):
+        payload = json.dumps({"detail": f"{heading}. {body}"}).encode()
+        await _send_simple(send, status, payload, "application/json")
+        return
+    from app.core.errors import error_page
+
+    response = error_page(Request(scope, receive), status, heading, body)
+    await response(scope, receive, send)
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings):
+        self.app = app
+        script_sources = ["'self'"]
+        if settings.htmx_url:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(settings.htmx_url)
+            script_sources.append(f"{parts.scheme}://{parts.netloc}")
+        self.csp = "; ".join(
+            [
+                "default-src 'self'",
+                f"script-src {' '.join(script_sources)}",
+                "style-src 'self'",
+                "img-src 'self' data:",
+                "font-src 'self'",
+                "connect-src 'self'",
+                "object-src 'none'",
+                "base-uri 'self'",
+                "form-action 'self'",
+                "frame-ancestors 'none'",
+            ]
+        )
+        self.production = settings.is_production
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        is_static = scope["path"].startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = self.csp
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["X-Frame-Options"] = "DENY"
+                headers["Referrer-Policy"] = "same-origin"
+                headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+                headers["Cross-Origin-Opener-Policy"] = "same-origin"
+                if self.production:
+                    headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+                if is_static:
+                    headers.setdefault("Cache-Control", "public, max-age=3600")
+                else:
+                    # Dynamic pages may show personal data: no shared or browser cache may keep them.
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodySizeLimitMiddleware:
+    """Refuse request bodies above the limit before anything parses them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await _send_error(scope, receive, send, 413, "That was too much to send", "Shorten what you sent and try again")
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await _send_error(scope, receive, send, 413, "That was too much to send", "Shorten what you sent and try again")
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class CSRFMiddleware:
+    """Signed double-submit CSRF tokens for every cookie-authenticated unsafe request.
+
+    The random value lives in an HttpOnly cookie; forms and htmx send HMAC(secret, value),
+    which only this server can compute. Without a valid token: 403 and the handler never runs.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings):
+        self.app = app
+        self.secret = settings.secret_bytes
+        self.cookie_name = settings.csrf_cookie_name
+        self.secure = settings.is_production
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _exempt_from_csrf(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        cookie_value = request.cookies.get(self.cookie_name)
+        new_cookie = None
+        if not cookie_value or len(cookie_value) < 32 or len(cookie_value) > 128:
+            cookie_value = new_cookie = secrets.token_urlsafe(32)
+        scope.setdefault("state", {})["csrf_token"] = csrf_token_for(self.secret, cookie_value)
+
+        if scope["method"] not in SAFE_METHODS:
+            body = await _read_body(receive)
+            submitted = request.headers.get(CSRF_HEADER) or await _form_token(scope, body)
+            if new_cookie is not None or not csrf_token_valid(self.secret, cookie_value, submitted):
+                await _send_error(
+                    scope,
+                    receive,
+                    send,
+                    403,
+                    "Your form has expired",
+                    "Nothing has been changed. Go back, refresh the page and try again.",
+                )
+                return
+            receive = _replay(body, receive)
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start" and new_cookie is not None:
+                cookie = f"{self.cookie_name}={new_cookie}; Path=/; HttpOnly; SameSite=Lax"
+                if self.secure:
+                    cookie += "; Secure"
+                MutableHeaders(scope=message).append("set-cookie", cookie)
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _form_token(scope: Scope, body: bytes) -> str | None:
+    content_type = Headers(scope=scope).get("content-type", "")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        values = parse_qs(body.decode("utf-8", errors="replace")).get(CSRF_FIELD)
+        return values[0] if values else None
+    if content_type.startswith("multipart/form-data"):
+        form_request = Request(scope, _replay(body, _no_more_body))
+        try:
+            form = await form_request.form()
+        except Exception:  # a malformed multipart body simply carries no token
+            return None
+        value = form.get(CSRF_FIELD)
+        await form.close()
+        return value if isinstance(value, str) else None
+    return None
+
+
+async def _no_more_body() -> Message:
+    return {"type": "http.disconnect"}
+
+
+class UnexpectedErrorMiddleware:
+    """Turn any unhandled error into a friendly 500, logging its type and route but never its message."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            route = scope.get("route")
+            logger.error(
+                "unexpected error %s on %s %s",
+                type(exc).__name__,
+                scope.get("method"),
+                getattr(route, "path", "an unmatched route"),
+            )
+            if started:
+                return  # too late for an error page; the client sees a cut-off response
+            await _send_error(
+                scope,
+                receive,
+                send,
+                500,
+                "Sorry, there is a problem with the service",
+                "Please try again later. What you sent has not been saved.",
+            )
