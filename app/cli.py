@@ -1,0 +1,131 @@
+"""The `marketplace` command: serve, migrate, seed-demo, create-user."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from app.core.config import get_settings
+
+DEMO_ACCOUNTS = (
+    # email, name, role, password (demo only: production refuses to start while these exist)
+    ("citizen@demo.example", "Cara Citizen", "citizen", "demo-citizen-teapot-meadow"),
+    ("linker@demo.example", "Lee Linker", "linker", "demo-linker-lantern-harbour"),
+    ("staff@demo.example", "Sam Staff", "staff", "demo-staff-walnut-orchard"),
+    ("admin@demo.example", "Ada Admin", "admin", "demo-admin-copper-kestrel"),
+)
+
+
+def _session():
+    from app.core.db import make_engine, make_session_factory
+
+    settings = get_settings()
+    return make_session_factory(make_engine(settings.database_url))()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from app.migrations_support import upgrade_to_head
+
+    upgrade_to_head(get_settings().database_url)
+    print("database migrated to the latest version")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()  # fails here, before binding a port, if production settings are unsafe
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=args.proxy_headers,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    from app.accounts import service
+    from app.accounts.models import Role
+    from app.core.errors import InvalidInput
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+    with _session() as db:
+        try:
+            account = service.create_account(
+                db, email=args.email, name=args.name or args.email.split("@")[0], role=Role(args.role), password=password
+            )
+        except InvalidInput as error:
+            for e in error.errors:
+                print(f"{e.field}: {e.message}", file=sys.stderr)
+            return 2
+        db.commit()
+        print(f"created {account.role.value} account #{account.id}")
+    return 0
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    from app.accounts import service
+    from app.accounts.models import Role
+
+    settings = get_settings()
+    if settings.is_production:
+        print("seed-demo refuses to run in production", file=sys.stderr)
+        return 2
+    with _session() as db:
+        for email, name, role, password in DEMO_ACCOUNTS:
+            if service.find_account_by_email(db, email=email) is None:
+                service.create_account(db, email=email, name=name, role=Role(role), password=password, is_demo=True)
+        db.commit()
+    print_demo_logins()
+    return 0
+
+
+def print_demo_logins() -> None:
+    print("Demo sign-ins (development only):")
+    for email, _name, role, password in DEMO_ACCOUNTS:
+        print(f"  {role:<8} {email:<24} {password}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="marketplace", description="Community Asset Marketplace")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the web application")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--proxy-headers", action="store_true", help="trust X-Forwarded-* from --forwarded-allow-ips")
+    serve.set_defaults(handler=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    create_user = commands.add_parser("create-user", help="create an account (for example the first admin)")
+    create_user.add_argument("--email", required=True)
+    create_user.add_argument("--name")
+    create_user.add_argument("--role", choices=["citizen", "linker", "staff", "admin"], required=True)
+    create_user.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    create_user.set_defaults(handler=cmd_create_user)
+
+    seed = commands.add_parser("seed-demo", help="create demo accounts (never in production)")
+    seed.add_argument("--people", type=int, default=0, help="citizens to generate (from the registry issue on)")
+    seed.add_argument("--seed", type=int, default=1)
+    seed.set_defaults(handler=cmd_seed_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
