@@ -7,6 +7,7 @@ roles it allows with `require_role` (pages) or `api_require_role` (API).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -22,10 +23,23 @@ def load_account(request: Request, db: DbSession) -> Account | None:
     state = request.scope.setdefault("state", {})
     if "account" not in state:
         settings = request.app.state.settings
-        state["account"] = service.load_session(
-            db, settings, cookie_value=request.cookies.get(settings.session_cookie_name)
-        )
+        account = service.load_session(db, settings, cookie_value=request.cookies.get(settings.session_cookie_name))
+        state["account"] = account
+        # Templates get a plain copy: an error page may render after the session rolled back.
+        state["viewer"] = Viewer.of(account) if account else None
     return state["account"]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    id: int
+    name: str
+    email: str
+    role: Role
+
+    @classmethod
+    def of(cls, account: Account) -> "Viewer":
+        return cls(id=account.id, name=account.name, email=account.email, role=account.role)
 
 
 OptionalAccount = Annotated[Account | None, Depends(load_account)]

@@ -77,7 +77,7 @@ def render(
     flash_key = request.cookies.get(FLASH_COOKIE)
     full_context = {
         "settings": settings,
-        "current_account": state.get("account"),
+        "current_account": state.get("viewer"),
         "csrf_token": state.get("csrf_token", ""),
         "htmx_src": settings.htmx_url or "/static/dist/htmx.min.js",
         "htmx_integrity": settings.htmx_integrity if settings.htmx_url else None,

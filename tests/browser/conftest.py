@@ -1,0 +1,270 @@
+"""Real-browser fixtures: one uvicorn process per database backend, one Debian Chromium per run.
+
+The live server is a separate process, so these tests cannot use the rolled-back transaction of
+tests/conftest.py: each backend gets its own fresh database (from the `databases` fixture), migrated
+and given an admin through the `marketplace` command, exactly as an operator would.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+ASSETS = ROOT / "app" / "static" / "dist" / "app.css"
+
+ADMIN_EMAIL = "ada.admin@browser.example.org"
+ADMIN_NAME = "Ada Admin"
+ADMIN_PASSWORD = "copper-kestrel-lantern-71"
+SERVER_START_SECONDS = 30
+
+
+def _required(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false", "no")
+
+
+# --- the live server -------------------------------------------------------------------------
+
+
+@dataclass
+class LiveServer:
+    url: str
+    backend: str
+    outbox: Path
+    log: Path
+    admin_email: str = ADMIN_EMAIL
+    admin_password: str = ADMIN_PASSWORD
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no server log)"
+
+    def messages_to(self, address: str) -> list[email.message.EmailMessage]:
+        """Mail the dev mailer wrote to the outbox for one recipient, oldest first."""
+        found = []
+        for path in sorted(self.outbox.glob("*.eml")):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if message["To"] and message["To"].addresses[0].addr_spec.lower() == address.lower():
+                found.append(message)
+        return found
+
+    def reset_link_for(self, address: str, timeout: float = 5.0) -> str:
+        """The password-reset link from the newest mail to this address."""
+        deadline = time.monotonic() + timeout
+        while True:
+            messages = self.messages_to(address)
+            if messages:
+                body = messages[-1].get_body(preferencelist=("plain",)).get_content()
+                match = re.search(r"(https?://\S+/reset-password\?token=[A-Za-z0-9_\-]+)", body)
+                assert match, f"no reset link in the mail to {address}:\n{body}"
+                return match.group(1)
+            if time.monotonic() > deadline:
+                names = sorted(p.name for p in self.outbox.glob("*.eml"))
+                raise AssertionError(f"no mail to {address} in {self.outbox} (files: {names})")
+            time.sleep(0.05)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _server_env(**values: str) -> dict[str, str]:
+    # Nothing from the developer's own MARKETPLACE_* settings leaks in (an SMTP host would
+    # stop mail reaching the outbox, a production environment would refuse to start).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MARKETPLACE_")}
+    env.update(values)
+    return env
+
+
+def _marketplace(args: list[str], env: dict[str, str], *, stdin: str | None = None) -> None:
+    command = Path(sys.executable).parent / "marketplace"
+    result = subprocess.run(
+        [str(command), *args], input=stdin, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"`marketplace {args[0]}` failed with exit code {result.returncode}:\n"
+            f"{result.stdout}\n{result.stderr}"
+        )
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"uvicorn exited with code {process.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"uvicorn did not answer /healthz within {SERVER_START_SECONDS}s:\n{log.read_text(errors='replace')}")
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> Path:
+    if not CHROMIUM.exists():
+        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+        if _required("REQUIRE_BROWSER"):
+            pytest.fail(f"REQUIRE_BROWSER=1 but {message}")
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def live_server(chromium_executable, databases, tmp_path_factory) -> Iterator[LiveServer]:
+    """A real uvicorn process on a fresh, CLI-migrated database of this backend."""
+    if not ASSETS.exists():
+        pytest.fail(f"{ASSETS.relative_to(ROOT)} is missing: build the front-end assets with `make assets`")
+    work = tmp_path_factory.mktemp(f"live-{databases.backend}")
+    database_url = databases.new("browser")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    outbox = work / "outbox"
+    env = _server_env(
+        MARKETPLACE_ENVIRONMENT="test",
+        MARKETPLACE_DATABASE_URL=database_url,
+        MARKETPLACE_OUTBOX_DIR=str(outbox),
+        MARKETPLACE_BASE_URL=url,  # so the links in the mail point at this server
+    )
+    _marketplace(["migrate"], env)
+    _marketplace(
+        ["create-user", "--email", ADMIN_EMAIL, "--name", ADMIN_NAME, "--role", "admin", "--password-stdin"],
+        env,
+        stdin=ADMIN_PASSWORD + "\n",
+    )
+
+    log = work / "uvicorn.log"
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(url=url, backend=databases.backend, outbox=outbox, log=log, process=process)
+    try:
+        _wait_until_healthy(url, process, log)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+# --- the browser -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_executable):
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(executable_path=str(chromium_executable), args=CHROMIUM_ARGS)
+    except Exception as exc:
+        playwright.stop()
+        if _required("REQUIRE_BROWSER"):
+            pytest.fail(f"REQUIRE_BROWSER=1 but Chromium would not start: {exc}")
+        pytest.skip(f"Chromium would not start: {type(exc).__name__}")
+    yield browser
+    browser.close()
+    playwright.stop()
+
+
+class PageWatcher:
+    """Everything a page said on its console, and every uncaught error."""
+
+    # Chromium reports the main document's own 4xx status on the console; the tests expect those.
+    EXPECTED = re.compile(r"Failed to load resource: the server responded with a status of (400|403|404|422)")
+
+    def __init__(self):
+        self.console: list[str] = []
+        self.errors: list[str] = []
+
+    def attach(self, page) -> None:
+        page.on("console", lambda message: self.console.append(f"[{message.type}] {message.text} @ {message.location}"))
+        page.on("pageerror", lambda error: self.errors.append(f"{error.name}: {error.message}"))
+
+    def problems(self) -> list[str]:
+        bad = [
+            line for line in self.console
+            if (line.startswith(("[error]", "[warning]")) and not self.EXPECTED.search(line))
+            or "Content Security Policy" in line
+        ]
+        return bad + [f"[pageerror] {e}" for e in self.errors]
+
+    def assert_clean(self) -> None:
+        problems = self.problems()
+        assert not problems, "the browser reported problems:\n" + "\n".join(problems)
+
+
+def _context(browser, live_server: LiveServer, **options):
+    context = browser.new_context(base_url=live_server.url, locale="en-GB", **options)
+    context.set_default_timeout(10_000)
+    return context
+
+
+@pytest.fixture()
+def watcher() -> PageWatcher:
+    return PageWatcher()
+
+
+@pytest.fixture()
+def page(browser, live_server, watcher) -> Iterator:
+    """A page in an ordinary context: JavaScript on, the site's CSP enforced."""
+    context = _context(browser, live_server)
+    page = context.new_page()
+    watcher.attach(page)
+    yield page
+    context.close()
+
+
+@pytest.fixture()
+def no_js_page(browser, live_server, watcher) -> Iterator:
+    """A page with JavaScript switched off: every page must still work."""
+    context = _context(browser, live_server, java_script_enabled=False)
+    page = context.new_page()
+    watcher.attach(page)
+    yield page
+    context.close()
+
+
+@pytest.fixture()
+def axe_page(browser, live_server) -> Iterator:
+    """A page whose CSP is bypassed so that axe-core can be injected. Never use it for CSP checks."""
+    if not AXE_JS.exists():
+        pytest.fail(f"{AXE_JS.relative_to(ROOT)} is missing: run `npm ci`")
+    context = _context(browser, live_server, bypass_csp=True)
+    page = context.new_page()
+    yield page
+    context.close()

@@ -1,0 +1,114 @@
+"""What a person does on the real pages, written once for every browser test."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from playwright.sync_api import Page, expect
+
+
+
+def unique_email(label: str = "person") -> str:
+    return f"{label}.{secrets.token_hex(4)}@browser.example.org"
+
+
+def strong_password() -> str:
+    """A password the zxcvbn check accepts, different every time."""
+    words = ["harbour", "meadow", "lantern", "walnut", "orchard", "pebble", "thistle", "copper", "willow"]
+    picked = [secrets.choice(words) for _ in range(3)]
+    return "-".join(picked) + f"-{secrets.randbelow(900) + 100}"
+
+
+@dataclass
+class Person:
+    name: str
+    email: str
+    password: str
+
+
+def new_person(label: str = "citizen", name: str = "Nia Jones") -> Person:
+    return Person(name=name, email=unique_email(label), password=strong_password())
+
+
+def field(page: Page, label: str):
+    return page.get_by_label(label, exact=True)
+
+
+def heading(page: Page):
+    return page.get_by_role("heading", level=1)
+
+
+def flash(page: Page):
+    return page.locator(".govuk-notification-banner--success")
+
+
+def error_summary(page: Page):
+    return page.locator(".govuk-error-summary")
+
+
+def account_nav(page: Page):
+    return page.get_by_role("navigation", name="Your account")
+
+
+def expect_signed_in(page: Page, person: Person | str) -> None:
+    name = person if isinstance(person, str) else person.name
+    expect(account_nav(page)).to_contain_text(f"Signed in as {name}")
+    expect(account_nav(page).get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def expect_signed_out(page: Page) -> None:
+    expect(account_nav(page).get_by_role("link", name="Sign in")).to_be_visible()
+    expect(account_nav(page)).not_to_contain_text("Signed in as")
+
+
+def register(page: Page, person: Person) -> None:
+    page.goto("/register")
+    expect(heading(page)).to_have_text("Create an account")
+    field(page, "Your name").fill(person.name)
+    field(page, "Email address").fill(person.email)
+    field(page, "Create a password").fill(person.password)
+    field(page, "Type your password again").fill(person.password)
+    page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(re.compile(r"/$"))
+    expect(flash(page)).to_contain_text("Your account has been created")
+    expect_signed_in(page, person)
+
+
+def submit_sign_in(page: Page, email: str, password: str) -> None:
+    if not page.url.split("?")[0].endswith("/sign-in"):
+        page.goto("/sign-in")
+    expect(heading(page)).to_have_text("Sign in")
+    field(page, "Email address").fill(email)
+    field(page, "Password").fill(password)
+    page.locator("main").get_by_role("button", name="Sign in").click()
+
+
+def sign_in(page: Page, email: str, password: str, *, name: str | None = None) -> None:
+    submit_sign_in(page, email, password)
+    expect(error_summary(page)).to_have_count(0)
+    expect(account_nav(page)).to_contain_text("Signed in as" if name is None else f"Signed in as {name}")
+
+
+def sign_out(page: Page) -> None:
+    account_nav(page).get_by_role("button", name="Sign out").click()
+    expect(flash(page)).to_contain_text("You have signed out.")
+    expect_signed_out(page)
+
+
+def expect_sign_in_refused(page: Page) -> None:
+    expect(page).to_have_title(re.compile(r"^Error: Sign in"))
+    expect(error_summary(page)).to_be_visible()
+    expect(error_summary(page)).to_contain_text("There is a problem")
+    expect(error_summary(page).get_by_role("link", name="Enter a correct email address and password")).to_be_visible()
+    expect_signed_out(page)
+
+
+def change_password(page: Page, current: str, new: str, confirm: str | None = None) -> None:
+    page.goto("/account")
+    expect(heading(page)).to_have_text("Your account")
+    field(page, "Current password").fill(current)
+    field(page, "New password").fill(new)
+    field(page, "Type your new password again").fill(new if confirm is None else confirm)
+    page.get_by_role("button", name="Change password").click()
