@@ -63,10 +63,17 @@ def create_app(settings: Settings | None = None, *, engine=None, session_factory
     from app import pages
     from app.accounts import api as accounts_api
     from app.accounts import views as accounts_views
+    from app.privacy import views as privacy_views
+    from app.registry import api as registry_api
+    from app.registry import views as registry_views
 
+    app.state.account_sections = [registry_views.account_consent_section]
     app.include_router(pages.router)
     app.include_router(accounts_views.router)
+    app.include_router(privacy_views.router)
+    app.include_router(registry_views.router)
     app.include_router(accounts_api.router)
+    app.include_router(registry_api.router)
 
     app.mount("/static", StaticFiles(directory=settings.static_dir, check_dir=False), name="static")
     install_error_handlers(app)

@@ -3,7 +3,36 @@
 from sqlmodel import SQLModel
 
 from app.accounts.models import Account, ApiToken, LoginAttempt, PasswordResetToken, UserSession
+from app.privacy.models import ConsentRecord
+from app.registry.models import (
+    HelpRequest,
+    HelpRequestSkill,
+    Offer,
+    OfferSkill,
+    Person,
+    PostcodeLocation,
+    Skill,
+    SkillCategory,
+    Ward,
+)
 
 metadata = SQLModel.metadata
 
-__all__ = ["Account", "ApiToken", "LoginAttempt", "PasswordResetToken", "UserSession", "metadata"]
+__all__ = [
+    "Account",
+    "ApiToken",
+    "ConsentRecord",
+    "HelpRequest",
+    "HelpRequestSkill",
+    "LoginAttempt",
+    "Offer",
+    "OfferSkill",
+    "PasswordResetToken",
+    "Person",
+    "PostcodeLocation",
+    "Skill",
+    "SkillCategory",
+    "UserSession",
+    "Ward",
+    "metadata",
+]

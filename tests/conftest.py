@@ -3,6 +3,7 @@ migrated once per run; each test runs inside a transaction that is rolled back."
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import secrets
@@ -20,6 +21,8 @@ from app.accounts.models import Account, Role
 from app.core.config import Settings
 from app.core.db import make_engine, make_session_factory
 from app.main import create_app
+from app.registry.models import PostcodeLocation, Ward
+from app.registry.postcodes import normalise_postcode
 from app.migrations_support import upgrade_to_head
 
 PASSWORD = "plum-orchard-river-42"
@@ -171,6 +174,32 @@ def staff(db) -> Account:
 @pytest.fixture()
 def admin(db) -> Account:
     return make_account(db, role=Role.admin, email="ada@example.org", name="Ada Admin")
+
+
+SAMPLE = Path(__file__).resolve().parent / "data" / "onspd_sample.csv"
+
+
+@pytest.fixture()
+def places(db) -> list[str]:
+    """The real sample rows of the ONS Postcode Directory, in the postcode table."""
+    postcodes = []
+    with SAMPLE.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            postcode = normalise_postcode(row["pcds"])
+            db.merge(
+                PostcodeLocation(
+                    postcode=postcode,
+                    latitude=float(row["lat"]),
+                    longitude=float(row["long"]),
+                    local_authority_code=row["oslaua"],
+                    ward_code=row["osward"],
+                )
+            )
+            postcodes.append(postcode)
+    db.merge(Ward(code="S13002483", name="Torry/Ferryhill"))
+    db.commit()
+    return postcodes
+
 
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, SQLModel
 
-from app.core.db import UTCDateTime, utcnow
+from app.core.db import UTCDateTime, enum_column, utcnow
 
 
 class Role(str, enum.Enum):
@@ -23,11 +23,6 @@ class Role(str, enum.Enum):
         return {"citizen": "Citizen", "linker": "Community linker", "staff": "Council staff", "admin": "Administrator"}[self.value]
 
 
-def _enum_column(enum_type: type[enum.Enum], length: int) -> sa.Enum:
-    # A plain VARCHAR on both databases: no PostgreSQL enum type to migrate later.
-    return sa.Enum(enum_type, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
-
-
 def _utc(**kwargs) -> object:
     return Field(sa_type=UTCDateTime, **kwargs)
 
@@ -36,7 +31,7 @@ class Account(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=254, unique=True)
     name: str = Field(max_length=200)
-    role: Role = Field(sa_type=_enum_column(Role, 16), default=Role.citizen)
+    role: Role = Field(sa_type=enum_column(Role, 16), default=Role.citizen)
     password_hash: str | None = Field(default=None, max_length=255)
     is_active: bool = True
     is_demo: bool = Field(default=False, index=True)

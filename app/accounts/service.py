@@ -101,29 +101,33 @@ def _email_free(db: Session, email: str) -> None:
         _fail("email", "An account with this email address already exists. Sign in, or reset your password")
 
 
+def registration_problems(
+    db: Session, *, email: str, password: str, password_confirm: str | None, name: str
+) -> list[FieldError]:
+    """Everything wrong with a registration's account fields, without writing anything."""
+    errors: list[FieldError] = []
+    checks = (
+        lambda: clean_name(name),
+        lambda: _email_free(db, normalise_email(email)),
+        lambda: check_new_password(password, password_confirm, field="password", user_inputs=[email, name]),
+    )
+    for check in checks:
+        try:
+            check()
+        except InvalidInput as problem:
+            errors.extend(problem.errors)
+    return errors
+
+
 def register_citizen(
     db: Session, *, email: str, password: str, password_confirm: str | None, name: str
 ) -> Account:
-    errors: list[FieldError] = []
-    clean_email = clean_name_value = None
-    for step in ("name", "email", "password"):
-        try:
-            if step == "name":
-                clean_name_value = clean_name(name)
-            elif step == "email":
-                clean_email = normalise_email(email)
-                _email_free(db, clean_email)
-            else:
-                check_new_password(
-                    password, password_confirm, field="password", user_inputs=[email, name]
-                )
-        except InvalidInput as problem:
-            errors.extend(problem.errors)
+    errors = registration_problems(db, email=email, password=password, password_confirm=password_confirm, name=name)
     if errors:
         raise InvalidInput(errors)
     account = Account(
-        email=clean_email,
-        name=clean_name_value,
+        email=normalise_email(email),
+        name=clean_name(name),
         role=Role.citizen,
         password_hash=hash_password(password),
         password_changed_at=utcnow(),

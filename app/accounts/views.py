@@ -24,13 +24,6 @@ class _Form(BaseModel):
     model_config = ConfigDict(extra="ignore", str_max_length=10_000)
 
 
-class RegisterForm(_Form):
-    name: str = ""
-    email: str = ""
-    password: str = ""
-    password_confirm: str = ""
-
-
 class SignInForm(_Form):
     email: str = ""
     password: str = ""
@@ -74,7 +67,7 @@ def _client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _sign_in_response(request: Request, db, account, url: str, flash: str | None = None) -> Response:
+def sign_in_response(request: Request, db, account, url: str, flash: str | None = None) -> Response:
     settings = request.app.state.settings
     service.end_session(db, cookie_value=request.cookies.get(settings.session_cookie_name))
     cookie_value = service.start_session(db, settings, account=account)
@@ -98,27 +91,6 @@ def _form_page(request: Request, template: str, form: BaseModel, error: InvalidI
         {"form": form, "errors": error.errors if error else [], **extra},
         status_code=422 if error else 200,
     )
-
-
-# --- register --------------------------------------------------------------------------------
-
-
-@router.get("/register", name="accounts:register")
-def register_page(request: Request, account: OptionalAccount) -> Response:
-    if account is not None:
-        return RedirectResponse(request.url_for("pages:home").path, status_code=303)
-    return _form_page(request, "accounts/register.html", RegisterForm())
-
-
-@router.post("/register", name="accounts:register_submit")
-def register_submit(request: Request, db: DbSession, form: Annotated[RegisterForm, Form()]) -> Response:
-    try:
-        account = service.register_citizen(
-            db, email=form.email, password=form.password, password_confirm=form.password_confirm, name=form.name
-        )
-    except InvalidInput as error:
-        return _form_page(request, "accounts/register.html", form, error)
-    return _sign_in_response(request, db, account, request.url_for("pages:home").path, flash="registered")
 
 
 # --- sign in and out -------------------------------------------------------------------------
@@ -145,7 +117,7 @@ def sign_in_submit(request: Request, db: DbSession, form: Annotated[SignInForm, 
         response = _form_page(request, "accounts/sign_in.html", form, error)
         response.status_code = status
         return response  # returned, not raised: the failed attempt must be committed
-    return _sign_in_response(request, db, account, safe_next_path(form.next))
+    return sign_in_response(request, db, account, safe_next_path(form.next))
 
 
 @router.post("/sign-out", name="accounts:sign_out")
@@ -197,9 +169,15 @@ def reset_password_submit(request: Request, db: DbSession, form: Annotated[Reset
 # --- account settings ------------------------------------------------------------------------
 
 
+def _settings_page(request: Request, db, account, error: InvalidInput | None = None) -> Response:
+    # Other domains add their own sections (for example privacy choices) without a dependency back.
+    sections = [section for provider in request.app.state.account_sections if (section := provider(request, db, account))]
+    return _form_page(request, "accounts/settings.html", ChangePasswordForm(), error, sections=sections)
+
+
 @router.get("/account", name="accounts:settings")
-def settings_page(request: Request, account: SignedIn) -> Response:
-    return _form_page(request, "accounts/settings.html", ChangePasswordForm())
+def settings_page(request: Request, db: DbSession, account: SignedIn) -> Response:
+    return _settings_page(request, db, account)
 
 
 @router.post("/account/password", name="accounts:change_password")
@@ -215,9 +193,9 @@ def change_password(
             new_password_confirm=form.new_password_confirm,
         )
     except InvalidInput as error:
-        return _form_page(request, "accounts/settings.html", ChangePasswordForm(), error)
+        return _settings_page(request, db, account, error)
     # Every session ended with the change; this device gets a fresh one.
-    return _sign_in_response(request, db, account, request.url_for("accounts:settings").path, flash="password-changed")
+    return sign_in_response(request, db, account, request.url_for("accounts:settings").path, flash="password-changed")
 
 
 # --- administration --------------------------------------------------------------------------

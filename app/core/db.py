@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -52,6 +53,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def enum_column(enum_type: type, length: int) -> "sa.Enum":
+    """A plain VARCHAR on both databases: no PostgreSQL enum type to migrate later."""
+    import sqlalchemy as sa
+
+    return sa.Enum(enum_type, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
+
+
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
@@ -87,6 +95,16 @@ def make_session_factory(bind: Any, **kwargs: Any) -> sessionmaker[Session]:
     return sessionmaker(bind=bind, class_=Session, expire_on_commit=False, **kwargs)
 
 
+@contextmanager
+def atomic(session: Session) -> Iterator[None]:
+    """All or nothing inside a request: a savepoint that is rolled back if the block raises.
+
+    Views wrap each service call in it, so a refused form never leaves a half-written record.
+    """
+    with session.begin_nested():
+        yield
+
+
 def get_db(request: Request) -> Iterator[Session]:
     """One unit of work per request: commit when the handler returns, roll back if it raises.
 
@@ -105,4 +123,4 @@ def get_db(request: Request) -> Iterator[Session]:
 
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
-__all__ = ["DbSession", "OrmSession", "UTCDateTime", "get_db", "make_engine", "make_session_factory", "utcnow"]
+__all__ = ["DbSession", "atomic", "OrmSession", "UTCDateTime", "get_db", "make_engine", "make_session_factory", "utcnow"]

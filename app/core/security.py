@@ -22,7 +22,7 @@ PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 256
 # zxcvbn looks at this many characters: a long password is not weak because of its tail,
 # and scoring a huge input would be slow.
-_ZXCVBN_MAX_INPUT = 100
+_ZXCVBN_MAX_INPUT = 72  # zxcvbn refuses longer input outright
 _ZXCVBN_MIN_SCORE = 3
 
 

@@ -22,6 +22,15 @@ FLASH_MESSAGES = {
     "account-created": "The account has been created and an email sent to set a password.",
     "account-deactivated": "The account has been deactivated and signed out everywhere.",
     "account-reactivated": "The account has been reactivated.",
+    "profile-saved": "Your details have been saved.",
+    "consent-given": "Thank you. Your choice has been saved.",
+    "consent-withdrawn": "Your choice has been saved. It takes effect straight away.",
+    "draft-saved": "Your answers have been saved. You can come back and finish at any time.",
+    "published": "It is now live. We will look for people who could be a good match.",
+    "paused": "It is paused. Nobody will be matched with it until you reopen it.",
+    "reopened": "It is live again.",
+    "closed": "It is closed. We have kept the record, and you can reopen it later.",
+    "skill-saved": "The skill has been saved.",
 }
 
 

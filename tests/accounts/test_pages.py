@@ -9,8 +9,20 @@ from app.accounts.models import Account, Role
 from tests.conftest import PASSWORD, post_form, sign_in
 
 
+@pytest.fixture(autouse=True)
+def _postcodes(places):
+    """Registration needs a known postcode."""
+
+
 def register(client, **overrides):
-    data = {"name": "Nia Jones", "email": "nia@example.org", "password": PASSWORD, "password_confirm": PASSWORD}
+    data = {
+        "name": "Nia Jones",
+        "email": "nia@example.org",
+        "password": PASSWORD,
+        "password_confirm": PASSWORD,
+        "postcode": "AB10 1AB",
+        "consent_profile": "yes",
+    }
     data.update(overrides)
     return post_form(client, "/register", data, token_from="/register")
 
@@ -21,7 +33,7 @@ def account_count(db) -> int:
 
 def test_register_creates_a_citizen_and_signs_them_in(client, db):
     response = register(client, email="  Nia@Example.ORG ")
-    assert response.status_code == 303 and response.headers["location"] == "/"
+    assert response.status_code == 303 and response.headers["location"] == "/my"
     account = db.execute(select(Account).where(Account.email == "nia@example.org")).scalar_one()
     assert account.role is Role.citizen and account.password_hash.startswith("$argon2id$")
     home = client.get("/")

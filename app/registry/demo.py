@@ -1,0 +1,912 @@
+"""A fictional demo borough: wards, postcodes, people, consent, offers and help requests.
+
+`generate_borough(session, people=N, seed=S)` fills the register with data that has the shape of a
+real borough, so that pages, matching and benchmarks can be tried without anybody's real data:
+
+- 20 named wards with codes "N05000001".."N05000020" (real ONS ward codes start E05, W05, S13...;
+  N05 is not used), local authority "N09000001";
+- postcodes in the area "NB", which does not exist in the UK ("NB7 3QD"), one district per ward,
+  clustered around each ward's centre in a borough about 12 km across (inland England);
+  about one postcode per 25 people, at least 50;
+- people without accounts (people on the register, as if registered by a linker or on paper),
+  with names from many of the UK's communities, fictional contact details (`@demo.example`
+  addresses and Ofcom's drama numbers "07700 900xxx"), some access and language needs;
+- consent records for every person (profile always; matching ~92%; share_contact ~70%);
+- offers for about half of the people and help requests for about half, with 1-3 skills from the
+  seeded taxonomy (popular ones far more common), realistic weekly availability, modes, travel
+  distances, statuses, expiry dates, capacities and urgencies.
+
+Deterministic: the same seed (and the same `now` and skills taxonomy) gives the same data. All
+randomness comes from one `random.Random(seed)`; skills are read from the database sorted by code.
+Primary keys are the only thing that depends on what is already in the database.
+
+Fast: rows are built in Python and written with SQLAlchemy Core bulk inserts in chunks, with primary
+keys assigned here (so that link rows need no round trips). 100,000 people take seconds.
+
+Re-running replaces the previous demo data (see `delete_demo_data`); `replace=False` refuses
+instead. The function only executes statements; the caller commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import time
+import unicodedata
+from bisect import bisect
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from itertools import accumulate
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, text
+from sqlmodel import Session
+
+from app.core.db import utcnow
+from app.privacy.models import ConsentRecord
+from app.registry.availability import describe
+from app.registry.models import (
+    HelpRequest,
+    HelpRequestSkill,
+    Offer,
+    OfferSkill,
+    Person,
+    PostcodeLocation,
+    Skill,
+    SkillCategory,
+    Ward,
+)
+
+__all__ = [
+    "DEMO_EMAIL_DOMAIN",
+    "DEMO_LOCAL_AUTHORITY_CODE",
+    "DEMO_POSTCODE_AREA",
+    "DEMO_WARD_CODE_PREFIX",
+    "NOTICE_HASH",
+    "NOTICE_VERSION",
+    "delete_demo_data",
+    "generate_borough",
+]
+
+DEMO_POSTCODE_AREA = "NB"  # not a UK postcode area
+DEMO_WARD_CODE_PREFIX = "N05"  # ONS ward codes are E05/W05/S13/N08...: N05 is unused
+DEMO_LOCAL_AUTHORITY_CODE = "N09000001"
+DEMO_EMAIL_DOMAIN = "demo.example"  # .example is reserved (RFC 2606): never a real mailbox
+NOTICE_VERSION = "1.0"
+NOTICE_HASH = hashlib.sha256(b"demo notice 1.0").hexdigest()
+
+CHUNK = 5_000
+CENTRE_LAT = 52.95
+CENTRE_LON = -1.15
+KM_PER_DEG_LAT = 111.32
+KM_PER_DEG_LON = KM_PER_DEG_LAT * math.cos(math.radians(CENTRE_LAT))
+BOROUGH_RADIUS_KM = 6.0  # about 12 km across
+WARD_CENTRE_RADIUS_KM = 4.8
+POSTCODE_SPREAD_KM = 0.6  # standard deviation around a ward's centre
+PEOPLE_PER_POSTCODE = 25
+MIN_POSTCODES = 50
+INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"  # the letters Royal Mail uses in inward codes
+INWARD_CODES_PER_DISTRICT = 10 * len(INWARD_LETTERS) ** 2  # 4,000
+
+WARD_NAMES = (
+    "Riverside",
+    "Mill Hill",
+    "St Anne's",
+    "Castle",
+    "Abbey Fields",
+    "Canal Side",
+    "Forest Edge",
+    "Hollow Lane",
+    "Kingsmead",
+    "Lark Rise",
+    "Meadowbank",
+    "Netherfield Park",
+    "Old Market",
+    "Priory",
+    "Queen's Green",
+    "Ropewalk",
+    "Sherwood Vale",
+    "Tanners Row",
+    "Weavers",
+    "Yew Tree",
+)
+
+# --- people ---------------------------------------------------------------------------------------
+
+# (weight, first names, surnames, languages people in this group may prefer, chance of a
+# language need). Weights give a mixed Midlands-like borough; names are common, not anybody's.
+NAME_GROUPS: tuple[tuple[float, tuple[str, ...], tuple[str, ...], tuple[str, ...], float], ...] = (
+    (
+        40,
+        (
+            "Oliver", "George", "Harry", "Jack", "Charlie", "Thomas", "James", "William", "Daniel",
+            "Samuel", "Joseph", "Emily", "Olivia", "Amelia", "Ava", "Jessica", "Sophie", "Grace",
+            "Lucy", "Hannah", "Margaret", "Barbara", "Patricia", "Susan", "Janet", "Brian", "David",
+            "Peter", "Keith", "Graham", "Pauline", "Maureen", "Sandra", "Kevin", "Gary", "Joan",
+            "Dorothy", "Ellie", "Chloe", "Ryan", "Liam", "Karen", "Julie", "Stephen", "Ian",
+        ),
+        (
+            "Smith", "Taylor", "Brown", "Wilson", "Johnson", "Roberts", "Walker", "Wright",
+            "Robinson", "Thompson", "White", "Hughes", "Edwards", "Green", "Hall", "Wood", "Harris",
+            "Clarke", "Jackson", "Turner", "Hill", "Moore", "Cooper", "Ward", "Morris", "King",
+            "Baker", "Harrison", "Marshall", "Fletcher", "Dawson", "Barker", "Hardy", "Shaw",
+            "Bradley", "Holmes", "Chapman", "Pickering", "Naylor", "Hopkinson",
+        ),
+        (),
+        0.0,
+    ),
+    (
+        5,
+        (
+            "Callum", "Euan", "Fraser", "Ailsa", "Morag", "Isla", "Seán", "Niamh", "Siobhán",
+            "Aoife", "Ciarán", "Declan", "Bríd", "Eilidh", "Ruairidh", "Orla", "Pádraig",
+        ),
+        (
+            "MacDonald", "Campbell", "Stewart", "Fraser", "Murphy", "O'Brien", "Kelly",
+            "O'Connor", "Byrne", "Doherty", "McLaughlin", "Ní Bhriain", "Quinn", "Sweeney",
+        ),
+        ("Irish",),
+        0.01,
+    ),
+    (
+        5,
+        (
+            "Dafydd", "Rhys", "Gethin", "Iolo", "Owain", "Siân", "Cerys", "Angharad", "Ffion",
+            "Nia", "Gwenllian", "Eleri", "Aled", "Bethan", "Llŷr", "Rhiannon", "Gareth",
+        ),
+        (
+            "Jones", "Williams", "Davies", "Evans", "Griffiths", "Llewellyn", "Pritchard",
+            "Vaughan", "Prosser", "Bevan", "Powell", "Morgan", "Rees", "ap Gwilym",
+        ),
+        ("Welsh",),
+        0.05,
+    ),
+    (
+        6,
+        (
+            "Priya", "Anjali", "Sunita", "Rajesh", "Sanjay", "Arjun", "Ravi", "Hetal", "Nisha",
+            "Kiran", "Bhavesh", "Jayesh", "Meera", "Dipa", "Hansa", "Pravin",
+        ),
+        ("Patel", "Shah", "Mistry", "Parmar", "Solanki", "Chauhan", "Desai", "Joshi", "Modi", "Lad"),
+        ("Gujarati", "Hindi"),
+        0.12,
+    ),
+    (
+        5,
+        (
+            "Harpreet", "Gurpreet", "Manjit", "Amrit", "Jaswinder", "Kuldip", "Baljit", "Simran",
+            "Harjit", "Navdeep", "Parminder", "Rajinder",
+        ),
+        ("Singh", "Kaur", "Sandhu", "Gill", "Sidhu", "Dhillon", "Bains", "Johal", "Atwal", "Grewal"),
+        ("Punjabi",),
+        0.12,
+    ),
+    (
+        6,
+        (
+            "Mohammed", "Imran", "Bilal", "Ayesha", "Fatima", "Zainab", "Nasreen", "Shabana",
+            "Farhan", "Tariq", "Rukhsana", "Sadia", "Usman", "Hamza", "Saima", "Asif",
+        ),
+        ("Khan", "Hussain", "Ahmed", "Iqbal", "Akhtar", "Malik", "Butt", "Raja", "Mahmood", "Qureshi"),
+        ("Urdu", "Punjabi"),
+        0.14,
+    ),
+    (
+        3,
+        ("Rahim", "Nusrat", "Shahid", "Rumana", "Jahanara", "Kamrul", "Sultana", "Abdul", "Tahmina", "Ruhul"),
+        ("Rahman", "Begum", "Chowdhury", "Islam", "Uddin", "Miah", "Ali", "Hoque", "Khatun", "Ahmed"),
+        ("Bengali (Sylheti)",),
+        0.18,
+    ),
+    (
+        5,
+        (
+            "Łukasz", "Krzysztof", "Piotr", "Tomasz", "Agnieszka", "Małgorzata", "Katarzyna",
+            "Zofia", "Wojciech", "Marta", "Joanna", "Paweł", "Michał", "Anna", "Grzegorz",
+        ),
+        (
+            "Nowak", "Wójcik", "Kowalczyk", "Woźniak", "Mazur", "Krawczyk", "Kaczmarek", "Zając",
+            "Król", "Wieczorek", "Pawlak", "Michalak", "Sikora", "Baran",
+        ),
+        ("Polish",),
+        0.15,
+    ),
+    (
+        3,
+        (
+            "Abdi", "Hodan", "Fadumo", "Ayaan", "Hamza", "Asha", "Khadra", "Liban", "Ilhan",
+            "Yusuf", "Sahra", "Mahad", "Hibo", "Abdirahman",
+        ),
+        ("Ali", "Hassan", "Warsame", "Farah", "Osman", "Abdullahi", "Jama", "Noor", "Ibrahim", "Aden"),
+        ("Somali",),
+        0.2,
+    ),
+    (
+        5,
+        (
+            "Delroy", "Winston", "Marcia", "Claudette", "Jermaine", "Tyrone", "Shanice", "Andre",
+            "Beverley", "Leroy", "Paulette", "Errol", "Hyacinth", "Courtney", "Desmond",
+        ),
+        ("Campbell", "Brown", "Francis", "Thompson", "Reid", "Grant", "McKenzie", "Henry", "Gordon", "Bailey", "Richards", "Lewis"),
+        (),
+        0.0,
+    ),
+    (
+        4,
+        (
+            "Chidi", "Ngozi", "Oluwaseun", "Adebayo", "Folake", "Kwame", "Ama", "Kofi", "Abena",
+            "Emeka", "Chiamaka", "Tunde", "Yewande", "Kojo",
+        ),
+        ("Okafor", "Adeyemi", "Mensah", "Owusu", "Boateng", "Nwosu", "Okonkwo", "Asante", "Oyelaran", "Adjei"),
+        ("Yoruba", "Twi"),
+        0.03,
+    ),
+    (
+        3,
+        ("Wei", "Mei", "Jun", "Xin", "Yan", "Ka-Wai", "Hoi Yee", "Ming", "Siu Fung", "Lok", "Jia"),
+        ("Chen", "Wong", "Li", "Zhang", "Chan", "Cheung", "Lam", "Liu", "Ng", "Yip"),
+        ("Cantonese", "Mandarin"),
+        0.2,
+    ),
+    (
+        3,
+        ("Andrei", "Ionuț", "Mihai", "Elena", "Ioana", "Cristina", "Alexandru", "Gabriela", "Ștefan", "Raluca"),
+        ("Popescu", "Ionescu", "Dumitru", "Stan", "Constantin", "Munteanu", "Rusu", "Moldovan"),
+        ("Romanian",),
+        0.15,
+    ),
+    (
+        3,
+        ("Omar", "Khaled", "Rania", "Layla", "Hana", "Ahmad", "Karwan", "Shirin", "Dilan", "Rozhin", "Nour", "Samir"),
+        ("Haddad", "Mansour", "Saleh", "Karim", "Ahmadi", "Rashid", "Aziz", "Al-Hassan", "Hamdan", "Mustafa"),
+        ("Arabic", "Kurdish (Sorani)"),
+        0.25,
+    ),
+    (
+        2,
+        ("Emre", "Elif", "Mehmet", "Zeynep", "Ayşe", "Can", "Deniz", "Burak"),
+        ("Yılmaz", "Kaya", "Demir", "Şahin", "Çelik", "Öztürk", "Aydın"),
+        ("Turkish",),
+        0.15,
+    ),
+)
+
+ACCESS_NEEDS = (
+    "Uses a wheelchair: step-free places only, please",
+    "Hard of hearing: please text rather than call",
+    "Partially sighted: large print, please",
+    "Walks with a stick and tires easily",
+    "Autistic: prefers clear plans agreed in advance",
+    "Anxious about meeting new people at first",
+    "Has a guide dog",
+    "Dyslexic: prefers a phone call to a letter",
+    "Memory problems: please confirm arrangements the day before",
+    "Cannot manage stairs",
+    "Needs a quiet place to meet",
+    "Uses a hearing loop",
+)
+ACCESS_NEEDS_RATE = 0.09
+BSL_RATE = 0.004
+
+# Personas drive availability (and a little of the wording).
+PERSONAS = ("retired", "working", "parent", "flexible")
+PERSONA_WEIGHTS = (30, 45, 15, 10)
+
+
+def _slots(days: Iterable[int], parts: Iterable[int]) -> tuple[int, ...]:
+    return tuple(day * 3 + part for day in days for part in parts)
+
+
+WEEKDAYS, WEEKEND = range(5), (5, 6)
+AM, PM, EVE = 0, 1, 2
+SLOT_POOLS = {
+    "retired": _slots(WEEKDAYS, (AM, PM)) + _slots((5,), (AM,)),
+    "working": _slots(WEEKDAYS, (EVE,)) + _slots(WEEKEND, (AM, PM, EVE)),
+    "parent": _slots(WEEKDAYS, (AM, PM)) + _slots((1, 3), (EVE,)) + _slots((6,), (AM,)),
+    "flexible": tuple(range(21)),
+}
+SLOT_COUNTS = (2, 3, 4, 5, 6, 7, 8)
+SLOT_COUNT_CUM = tuple(accumulate((12, 20, 22, 17, 12, 9, 8)))
+
+DISTANCES = (1.0, 2.0, 3.0, 5.0, 8.0, 10.0, 15.0)
+DISTANCE_CUM = tuple(accumulate((18, 26, 20, 16, 9, 7, 4)))
+SKILL_COUNT_CUM = tuple(accumulate((50, 35, 15)))  # 1, 2 or 3 skills
+CAPACITY_CUM = tuple(accumulate((76, 17, 7)))  # 1, 2 or 3 people at once
+URGENCIES = ("low", "normal", "high")
+URGENCY_CUM = tuple(accumulate((25, 60, 15)))
+STATUSES = ("active", "paused", "draft", "closed")
+STATUS_CUM = tuple(accumulate((90, 4, 3, 3)))
+
+# --- skills ---------------------------------------------------------------------------------------
+
+# Keywords looked for in a skill's code, name and category (lower case): how often people offer
+# and ask for it, relative to an ordinary skill (1.0). First match wins.
+SKILL_POPULARITY: tuple[tuple[tuple[str, ...], float, float], ...] = (
+    # keywords, offer weight, request weight
+    (("befriend", "listening", "companion", "chat", "visit"), 9.0, 14.0),
+    (("shopping", "errand", "prescription"), 7.0, 12.0),
+    (("lift", "driving", "transport", "accompany", "escort"), 6.0, 11.0),
+    (("computer", "smartphone", "phone", "tablet", "online", "digital", "internet", "email", "it-", "it_", "it help"), 7.0, 10.0),
+    (("garden", "allotment", "lawn", "weeding"), 7.0, 7.0),
+    (("form", "letter", "benefit", "paperwork"), 3.0, 6.0),
+    (("diy", "repair", "odd job", "handy", "fix"), 4.0, 5.0),
+    (("cook", "meal", "baking"), 4.0, 3.0),
+    (("dog", "pet", "pets", "cat"), 3.0, 3.0),
+    (("tutor", "homework", "reading", "maths", "english conversation", "esol"), 3.0, 3.0),
+    (("coach", "sport", "football", "cricket", "swimming", "tennis", "running"), 0.8, 0.4),
+)
+LANGUAGE_KEYWORDS = (
+    "language", "translat", "interpret", "polish", "urdu", "punjabi", "gujarati", "bengali",
+    "somali", "arabic", "welsh", "romanian", "cantonese", "mandarin", "turkish", "french",
+    "spanish", "hindi", "kurdish", "sign language", "bsl",
+)
+LANGUAGE_OFFER_WEIGHT, LANGUAGE_REQUEST_WEIGHT = 0.5, 0.4
+# Someone who speaks the language is far more likely to offer it.
+OWN_LANGUAGE_BOOST = 40.0
+REMOTE_FRIENDLY = (
+    "befriend", "listening", "chat", "computer", "smartphone", "phone", "tablet", "online",
+    "digital", "internet", "email", "it-", "it_", "it help", "form", "letter", "benefit",
+    "paperwork", "tutor", "homework", "maths", "conversation", "language", "translat",
+    "interpret", "music", "advice", "budget", "money", "cv", "job", "writing",
+) + LANGUAGE_KEYWORDS
+# Words that stay capitalised inside a sentence ("help with Polish conversation").
+PROPER_WORDS = frozenset(
+    {"IT", "DIY", "BSL", "English", "British", "Welsh", "Polish", "Urdu", "Punjabi", "Gujarati",
+     "Bengali", "Somali", "Arabic", "Romanian", "Cantonese", "Mandarin", "Turkish", "French",
+     "Spanish", "Hindi", "Kurdish", "Irish", "Yoruba", "Twi", "CV", "ESOL", "NHS"}
+)
+
+# --- words ----------------------------------------------------------------------------------------
+
+OFFER_TITLES_1 = ("{A}", "{A} in {ward}", "Happy to help with {a}", "I can offer {a}", "{A}: glad to help")
+OFFER_TITLES_N = ("{A} and {b}", "{list_A}", "Help with {list_a}")
+REQUEST_TITLES_1 = ("Looking for help with {a}", "Could someone help with {a}?", "{A} wanted", "Help with {a}, please")
+REQUEST_TITLES_N = ("Looking for {a} and {b}", "Help with {list_a}", "Could someone help with {a} and {b}?")
+OFFER_OPENERS = (
+    "I can help with {list}.",
+    "Happy to help with {list}.",
+    "I've got time to give and I'm good at {list}.",
+    "I enjoy {list} and would like to be useful.",
+)
+REQUEST_OPENERS = (
+    "I'm looking for someone to help with {list}.",
+    "I would like some help with {list}.",
+    "Could anyone help me with {list}?",
+    "I need a hand with {list}.",
+)
+PERSONA_LINES = {
+    "offer": {
+        "retired": ("Retired and glad to be useful.", "I have more time now I've stopped working.", ""),
+        "working": ("I work during the week, so evenings and weekends suit me.", "I'd like to meet people in the area.", ""),
+        "parent": ("I'm free while the children are at school.", "Happy to bring my toddler along if that's all right.", ""),
+        "flexible": ("My hours are flexible.", "I'm a student and would like to get involved.", ""),
+    },
+    "request": {
+        "retired": ("Since my operation I can't drive.", "My family live a long way away.", "I live on my own.", ""),
+        "working": ("I work long hours and struggle to fit this in.", "I've recently moved to the area.", ""),
+        "parent": ("I'm a single parent and short of time.", "I care for my mum as well as the children.", ""),
+        "flexible": ("I've recently moved here and don't know many people.", "I'm new to the country.", ""),
+    },
+}
+CLOSERS = {
+    "in_person": ("I can travel about {km} km.", "Anywhere within {km} km of {ward} is fine."),
+    "either": ("In person within {km} km, or by phone or video.", "Happy to meet within {km} km, or online."),
+    "remote": ("By phone or video call.", "Online or on the phone suits me best."),
+}
+
+
+# --- the generator --------------------------------------------------------------------------------
+
+
+def generate_borough(
+    session: Session,
+    *,
+    people: int,
+    seed: int,
+    now: datetime | None = None,
+    replace: bool = True,
+) -> dict[str, Any]:
+    """Generate a fictional borough; return {"people","offers","requests","wards","postcodes","seconds"}.
+
+    Previous demo data is deleted first (`delete_demo_data`); with `replace=False` a ValueError is
+    raised instead when demo wards already exist. Executes statements only: the caller commits.
+    """
+    started = time.perf_counter()
+    if not isinstance(people, int) or people < 0:
+        raise ValueError("people must be a whole number, 0 or more")
+    now = utcnow() if now is None else now
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware (UTC)")
+    now = now.replace(microsecond=0)
+
+    if _demo_wards_exist(session):
+        if not replace:
+            raise ValueError("a demo borough already exists: delete it first, or call with replace=True")
+        delete_demo_data(session)
+
+    skills = _load_skills(session)
+    rng = random.Random(seed)
+    wards = _make_wards(rng)
+    postcodes = _make_postcodes(rng, wards, max(MIN_POSTCODES, round(people / PEOPLE_PER_POSTCODE)))
+    ward_names = {ward["code"]: ward["name"] for ward in wards}
+    built = _Builder(rng, skills, postcodes, ward_names, now)
+    built.people(people)
+
+    _insert(session, Ward, [{"code": w["code"], "name": w["name"]} for w in wards])
+    _insert(
+        session,
+        PostcodeLocation,
+        [
+            {
+                "postcode": p["postcode"],
+                "latitude": p["latitude"],
+                "longitude": p["longitude"],
+                "local_authority_code": DEMO_LOCAL_AUTHORITY_CODE,
+                "ward_code": p["ward_code"],
+            }
+            for p in postcodes
+        ],
+    )
+    # Primary keys: reserved now, so that link rows can point at them without any round trip.
+    person_base = _reserve_ids(session, Person, len(built.person_rows))
+    offer_base = _reserve_ids(session, Offer, len(built.offer_rows))
+    request_base = _reserve_ids(session, HelpRequest, len(built.request_rows))
+    consent_base = _reserve_ids(session, ConsentRecord, len(built.consent_rows))
+
+    for index, row in enumerate(built.person_rows):
+        row["id"] = person_base + index
+    for index, row in enumerate(built.consent_rows):
+        row["id"] = consent_base + index
+        row["person_id"] += person_base
+    for base, rows in ((offer_base, built.offer_rows), (request_base, built.request_rows)):
+        for index, row in enumerate(rows):
+            row["id"] = base + index
+            row["person_id"] += person_base
+    offer_skill_rows = [{"offer_id": offer_base + i, "skill_id": s} for i, s in built.offer_skills]
+    request_skill_rows = [{"request_id": request_base + i, "skill_id": s} for i, s in built.request_skills]
+
+    _insert(session, Person, built.person_rows)
+    _insert(session, ConsentRecord, built.consent_rows)
+    _insert(session, Offer, built.offer_rows)
+    _insert(session, OfferSkill, offer_skill_rows)
+    _insert(session, HelpRequest, built.request_rows)
+    _insert(session, HelpRequestSkill, request_skill_rows)
+
+    return {
+        "people": len(built.person_rows),
+        "offers": len(built.offer_rows),
+        "requests": len(built.request_rows),
+        "wards": len(wards),
+        "postcodes": len(postcodes),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def delete_demo_data(session: Session) -> None:
+    """Delete the demo borough: its wards ("N05…"), postcodes ("NB…") and the people on them.
+
+    Demo people are those with an "NB" postcode and no account; their consent records, offers,
+    requests and skill links go with them. People with an account (someone who registered on a
+    demo site) are kept.
+    """
+    demo_people = select(Person.id).where(Person.postcode.like(f"{DEMO_POSTCODE_AREA}%"), Person.account_id.is_(None))
+    demo_offers = select(Offer.id).where(Offer.person_id.in_(demo_people))
+    demo_requests = select(HelpRequest.id).where(HelpRequest.person_id.in_(demo_people))
+    for statement in (
+        delete(OfferSkill).where(OfferSkill.offer_id.in_(demo_offers)),
+        delete(HelpRequestSkill).where(HelpRequestSkill.request_id.in_(demo_requests)),
+        delete(Offer).where(Offer.id.in_(demo_offers)),
+        delete(HelpRequest).where(HelpRequest.id.in_(demo_requests)),
+        delete(ConsentRecord).where(ConsentRecord.person_id.in_(demo_people)),
+        delete(Person).where(Person.id.in_(demo_people)),
+        delete(PostcodeLocation).where(PostcodeLocation.postcode.like(f"{DEMO_POSTCODE_AREA}%")),
+        delete(Ward).where(Ward.code.like(f"{DEMO_WARD_CODE_PREFIX}%")),
+    ):
+        session.execute(statement.execution_options(synchronize_session=False))
+
+
+def _demo_wards_exist(session: Session) -> bool:
+    statement = select(func.count()).select_from(Ward).where(Ward.code.like(f"{DEMO_WARD_CODE_PREFIX}%"))
+    return bool(session.execute(statement).scalar_one())
+
+
+# --- database helpers -----------------------------------------------------------------------------
+
+
+def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Write rows in bulk. Every row of one call has the same keys.
+
+    PostgreSQL: COPY on the session's own connection (so inside its transaction): psycopg's
+    executemany sends one Bind/Execute per row, about five times slower. The values are already
+    plain database values (strings for enums, aware UTC datetimes for timestamptz).
+    Elsewhere: Core executemany in chunks (no ORM unit of work, no RETURNING).
+    """
+    if not rows:
+        return
+    table = model.__table__
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
+        columns = list(rows[0])
+        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+        driver_connection = connection.connection.driver_connection
+        with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[column] for column in columns])
+        return
+    for start in range(0, len(rows), CHUNK):
+        session.execute(insert(table), rows[start : start + CHUNK])
+
+
+def _reserve_ids(session: Session, model: Any, count: int) -> int:
+    """The first of `count` consecutive free ids for `model`'s table.
+
+    On PostgreSQL the block is taken from the table's sequence *before* inserting (setval moves it
+    past the block at once, outside the transaction), so that nobody else's insert can collide
+    with the explicit ids while the seeding runs; the sequence then already points past MAX(id).
+    On SQLite the next rowid is MAX(id) + 1 anyway.
+    """
+    table = model.__table__.name
+    if session.get_bind().dialect.name == "postgresql":
+        if count == 0:
+            return 1
+        statement = text(
+            "SELECT setval(pg_get_serial_sequence(:table, 'id'),"
+            f" GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}) + 1,"
+            " nextval(pg_get_serial_sequence(:table, 'id'))) + :count - 1)"
+        )
+        last = session.execute(statement, {"table": table, "count": count}).scalar_one()
+        return last - count + 1
+    current = session.execute(select(func.max(model.__table__.c.id))).scalar_one()
+    return (current or 0) + 1
+
+
+def _load_skills(session: Session) -> list[dict[str, Any]]:
+    statement = (
+        select(Skill.id, Skill.code, Skill.name, SkillCategory.code)
+        .join(SkillCategory, SkillCategory.id == Skill.category_id)
+        .where(Skill.active.is_(True))
+        .order_by(Skill.code)
+    )
+    rows = session.execute(statement).all()
+    if not rows:
+        raise ValueError("no skills in the database: run the migrations (they seed the taxonomy) first")
+    return [{"id": r[0], "code": r[1], "name": r[2], "category": r[3]} for r in rows]
+
+
+# --- geography ------------------------------------------------------------------------------------
+
+
+def _to_latlon(x_km: float, y_km: float) -> tuple[float, float]:
+    return round(CENTRE_LAT + y_km / KM_PER_DEG_LAT, 6), round(CENTRE_LON + x_km / KM_PER_DEG_LON, 6)
+
+
+def _make_wards(rng: random.Random) -> list[dict[str, Any]]:
+    """Twenty ward centres spread over the borough (no two closer than ~1.5 km)."""
+    centres: list[tuple[float, float]] = []
+    separation = 1.9
+    while len(centres) < len(WARD_NAMES):
+        for _attempt in range(2_000):
+            radius = WARD_CENTRE_RADIUS_KM * math.sqrt(rng.random())
+            angle = rng.random() * 2 * math.pi
+            x, y = radius * math.cos(angle), radius * math.sin(angle)
+            if all((x - cx) ** 2 + (y - cy) ** 2 >= separation**2 for cx, cy in centres):
+                centres.append((x, y))
+                break
+        else:
+            separation *= 0.9  # crowded: relax a little (deterministically)
+    wards = []
+    for index, (name, (x, y)) in enumerate(zip(WARD_NAMES, centres, strict=True), start=1):
+        # Denser towards the middle, and unevenly so.
+        weight = rng.uniform(0.6, 1.6) * (1.35 - 0.6 * math.hypot(x, y) / WARD_CENTRE_RADIUS_KM)
+        wards.append(
+            {"code": f"{DEMO_WARD_CODE_PREFIX}{index:06d}", "name": name, "district": f"{DEMO_POSTCODE_AREA}{index}", "x": x, "y": y, "weight": weight}
+        )
+    return wards
+
+
+def _make_postcodes(rng: random.Random, wards: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    """`count` unique postcodes, shared among the wards by weight, scattered around each centre."""
+    count = min(count, int(len(wards) * INWARD_CODES_PER_DISTRICT * 0.6))
+    total = sum(w["weight"] for w in wards)
+    shares = [max(1, int(count * w["weight"] / total)) for w in wards]
+    for index in range(count - sum(shares)):  # hand out what rounding left over
+        shares[index % len(wards)] += 1
+    postcodes = []
+    for ward, share in zip(wards, shares, strict=True):
+        for code in rng.sample(range(INWARD_CODES_PER_DISTRICT), share):
+            digit, rest = divmod(code, len(INWARD_LETTERS) ** 2)
+            first, second = divmod(rest, len(INWARD_LETTERS))
+            inward = f"{digit}{INWARD_LETTERS[first]}{INWARD_LETTERS[second]}"
+            while True:
+                x = rng.gauss(ward["x"], POSTCODE_SPREAD_KM)
+                y = rng.gauss(ward["y"], POSTCODE_SPREAD_KM)
+                if x * x + y * y <= BOROUGH_RADIUS_KM**2:
+                    break
+            latitude, longitude = _to_latlon(x, y)
+            postcodes.append(
+                {"postcode": f"{ward['district']} {inward}", "latitude": latitude, "longitude": longitude, "ward_code": ward["code"]}
+            )
+    return postcodes
+
+
+# --- text helpers ---------------------------------------------------------------------------------
+
+
+def _ascii(text_: str) -> str:
+    """For e-mail addresses: "Łukasz" -> "lukasz", "O'Brien" -> "obrien", "Ní Bhriain" -> "nibhriain"."""
+    text_ = text_.replace("Ł", "L").replace("ł", "l").replace("ı", "i")
+    decomposed = unicodedata.normalize("NFKD", text_)
+    return "".join(c for c in decomposed if c.isascii() and c.isalnum()).lower()
+
+
+def _in_sentence(name: str) -> str:
+    """"Befriending" -> "befriending", but "IT help" and "Polish conversation" stay as they are."""
+    first = name.split(" ", 1)[0]
+    return name if first in PROPER_WORDS or first.isupper() else name[:1].lower() + name[1:]
+
+
+def _join(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _pick(cumulative: Sequence[float], rng: random.Random) -> int:
+    return bisect(cumulative, rng.random() * cumulative[-1])
+
+
+# --- rows -----------------------------------------------------------------------------------------
+
+
+class _Builder:
+    """Builds every row in memory; ids are 0-based offsets, rebased once the ids are reserved."""
+
+    def __init__(self, rng: random.Random, skills: list[dict[str, Any]], postcodes: list[dict[str, Any]], ward_names: dict[str, str], now: datetime):
+        self.rng = rng
+        self.skills = skills
+        self.postcodes = postcodes
+        self.ward_names = ward_names
+        self.now = now
+        self.person_rows: list[dict[str, Any]] = []
+        self.consent_rows: list[dict[str, Any]] = []
+        self.offer_rows: list[dict[str, Any]] = []
+        self.request_rows: list[dict[str, Any]] = []
+        self.offer_skills: list[tuple[int, int]] = []
+        self.request_skills: list[tuple[int, int]] = []
+        self.group_cum = tuple(accumulate(group[0] for group in NAME_GROUPS))
+        self.persona_cum = tuple(accumulate(PERSONA_WEIGHTS))
+        self.described: dict[int, str] = {}
+        self._prepare_skills()
+
+    # skills: weights per kind, per speaker's languages and per category
+    def _prepare_skills(self) -> None:
+        offer_weights, request_weights = [], []
+        self.remote_ok = []
+        self.skill_language = []
+        for skill in self.skills:
+            haystack = f"{skill['code']} {skill['name']} {skill['category']}".lower().replace("-", " ").replace("_", " ")
+            padded = f" {haystack} "
+            offer_w, request_w = 1.0, 1.0
+            language = next((k for k in LANGUAGE_KEYWORDS if k in haystack), None)
+            if language:
+                offer_w, request_w = LANGUAGE_OFFER_WEIGHT, LANGUAGE_REQUEST_WEIGHT
+            else:
+                for keywords, o, r in SKILL_POPULARITY:
+                    if any(_has_keyword(padded, k) for k in keywords):
+                        offer_w, request_w = o, r
+                        break
+            offer_weights.append(offer_w)
+            request_weights.append(request_w)
+            self.remote_ok.append(any(_has_keyword(padded, k) for k in REMOTE_FRIENDLY))
+            self.skill_language.append(f" {skill['name'].lower()} ")
+        self.offer_weights = offer_weights
+        self.request_weights = request_weights
+        self.request_cum = tuple(accumulate(request_weights))
+        self.offer_cum_by_group = []
+        for group in NAME_GROUPS:
+            languages = [language.split(" ")[0].lower() for language in group[3]]
+            weights = [
+                w * OWN_LANGUAGE_BOOST if any(_has_keyword(self.skill_language[i], lang) for lang in languages) else w
+                for i, w in enumerate(offer_weights)
+            ]
+            self.offer_cum_by_group.append(tuple(accumulate(weights)))
+        self.by_category: dict[str, list[int]] = {}
+        for index, skill in enumerate(self.skills):
+            self.by_category.setdefault(skill["category"], []).append(index)
+        # Cumulative weights within each category, for the second and third skill of an item.
+        self.family_cum = {
+            kind: {category: tuple(accumulate(weights[i] for i in members)) for category, members in self.by_category.items()}
+            for kind, weights in (("offer", offer_weights), ("request", request_weights))
+        }
+
+    def _choose_skills(self, cumulative: Sequence[float], kind: str) -> list[int]:
+        rng = self.rng
+        wanted = _pick(SKILL_COUNT_CUM, rng) + 1
+        chosen = [_pick(cumulative, rng)]
+        attempts = 0
+        while len(chosen) < wanted and attempts < 10:
+            attempts += 1
+            if rng.random() < 0.6:  # people's skills come in families: often the same category
+                category = self.skills[chosen[0]]["category"]
+                candidate = self.by_category[category][_pick(self.family_cum[kind][category], rng)]
+            else:
+                candidate = _pick(cumulative, rng)
+            if candidate not in chosen:
+                chosen.append(candidate)
+        return chosen
+
+    def _describe(self, mask: int) -> str:
+        words = self.described.get(mask)
+        if words is None:
+            words = self.described[mask] = describe(mask)
+        return words
+
+    def _availability(self, persona: str) -> int:
+        rng = self.rng
+        pool = SLOT_POOLS[persona]
+        count = SLOT_COUNTS[_pick(SLOT_COUNT_CUM, rng)]
+        slots = rng.sample(pool, count)
+        if count > 2 and rng.random() < 0.15:  # one time outside the usual pattern
+            extra = rng.randrange(21)
+            if extra not in slots:
+                slots[-1] = extra
+        mask = 0
+        for slot in slots:
+            mask |= 1 << slot
+        return mask
+
+    def people(self, count: int) -> None:
+        rng = self.rng
+        for ordinal in range(count):
+            self._person(ordinal, rng)
+
+    def _person(self, index: int, rng: random.Random) -> None:
+        group_index = _pick(self.group_cum, rng)
+        _weight, firsts, lasts, languages, language_rate = NAME_GROUPS[group_index]
+        first = rng.choice(firsts)
+        if rng.random() < 0.1:  # families mix
+            lasts = NAME_GROUPS[_pick(self.group_cum, rng)][2]
+        last = rng.choice(lasts)
+        persona = PERSONAS[_pick(self.persona_cum, rng)]
+        postcode = self.postcodes[rng.randrange(len(self.postcodes))]
+        created_at = self.now - timedelta(seconds=rng.randrange(400 * 86_400))
+
+        email = phone = None
+        if rng.random() < 0.5:
+            email = f"{_ascii(first)}.{_ascii(last)}.{index + 1}@{DEMO_EMAIL_DOMAIN}"
+            preferred = "email"
+            if rng.random() < 0.2:
+                phone = f"07700 900{rng.randrange(1000):03d}"
+        else:
+            phone = f"07700 900{rng.randrange(1000):03d}"  # Ofcom's range for drama: never a real line
+            preferred = "phone"
+        access_needs = rng.choice(ACCESS_NEEDS) if rng.random() < ACCESS_NEEDS_RATE else None
+        language_needs = None
+        if languages and rng.random() < language_rate:
+            language_needs = f"Prefers {rng.choice(languages)}"
+        elif rng.random() < BSL_RATE:
+            language_needs = "British Sign Language"
+
+        self.person_rows.append(
+            {
+                "name": f"{first} {last}",
+                "email": email,
+                "phone": phone,
+                "preferred_contact": preferred,
+                "postcode": postcode["postcode"],
+                "latitude": postcode["latitude"],
+                "longitude": postcode["longitude"],
+                "ward_code": postcode["ward_code"],
+                "access_needs": access_needs,
+                "language_needs": language_needs,
+                "created_at": created_at,
+                "updated_at": created_at,
+            }
+        )
+        self._consents(index, created_at, rng)
+
+        roll = rng.random()  # offer only, request only, both, neither: offers ~ requests ~ 50%
+        has_offer = roll < 0.47 or 0.94 <= roll < 0.97
+        has_request = 0.47 <= roll < 0.97
+        if has_offer:
+            self._item(index, group_index, persona, postcode, created_at, offer=True)
+        if has_request:
+            self._item(index, group_index, persona, postcode, created_at, offer=False)
+
+    def _consents(self, person: int, at: datetime, rng: random.Random) -> None:
+        roll = rng.random()
+        method = "online" if roll < 0.75 else "verbal" if roll < 0.9 else "paper"
+        purposes = [("profile", "given", None)]
+        if rng.random() < 0.92:
+            purposes.append(("matching", "given", None))
+            if rng.random() < 0.76:  # 0.92 * 0.76 = 70% share contact (only those who may be matched)
+                purposes.append(("share_contact", "given", None))
+        elif rng.random() < 0.35:  # some said yes once, then changed their mind
+            withdrawn = at + timedelta(seconds=rng.randrange(max(1, int((self.now - at).total_seconds()))))
+            purposes.append(("matching", "withdrawn", withdrawn))
+        for purpose, state, withdrawn_at in purposes:
+            self.consent_rows.append(
+                {
+                    "person_id": person,
+                    "purpose": purpose,
+                    "state": state,
+                    "notice_version": NOTICE_VERSION,
+                    "notice_hash": NOTICE_HASH,
+                    "language": "en",
+                    "method": method,
+                    "recorded_by_account_id": None,
+                    "recorded_at": at,
+                    "withdrawn_at": withdrawn_at,
+                }
+            )
+
+    def _item(self, person: int, group_index: int, persona: str, postcode: dict[str, Any], person_created: datetime, *, offer: bool) -> None:
+        rng = self.rng
+        if offer:
+            chosen = self._choose_skills(self.offer_cum_by_group[group_index], "offer")
+        else:
+            chosen = self._choose_skills(self.request_cum, "request")
+        names = [self.skills[i]["name"] for i in chosen]
+        remote_ok = any(self.remote_ok[i] for i in chosen)
+        roll = rng.random()
+        if remote_ok:
+            mode = "in_person" if roll < 0.47 else "either" if roll < 0.80 else "remote"
+        else:
+            mode = "in_person" if roll < 0.62 else "either"
+        km = DISTANCES[_pick(DISTANCE_CUM, rng)]
+        availability = self._availability(persona)
+        status = STATUSES[_pick(STATUS_CUM, rng)]
+        expires_at = self.now + timedelta(days=30, seconds=rng.randrange(153 * 86_400))
+        created_at = max(person_created, expires_at - timedelta(days=183))
+        closed_at = None
+        if status == "closed":
+            closed_at = created_at + timedelta(seconds=rng.randrange(max(1, int((self.now - created_at).total_seconds()))))
+        ward = self.ward_names[postcode["ward_code"]]
+
+        lower = [_in_sentence(n) for n in names]
+        fields = {"A": names[0], "a": lower[0], "b": lower[-1], "list_A": _join([names[0], *lower[1:]]), "list_a": _join(lower), "ward": ward}
+        kind = "offer" if offer else "request"
+        if offer:
+            title = rng.choice(OFFER_TITLES_1 if len(names) == 1 else OFFER_TITLES_N).format(**fields)
+            opener = rng.choice(OFFER_OPENERS)
+        else:
+            title = rng.choice(REQUEST_TITLES_1 if len(names) == 1 else REQUEST_TITLES_N).format(**fields)
+            opener = rng.choice(REQUEST_OPENERS)
+        sentences = [
+            opener.format(list=_join(lower)),
+            rng.choice(PERSONA_LINES[kind][persona]),
+            f"Usually free {self._describe(availability)}.",
+            rng.choice(CLOSERS[mode]).format(km=f"{km:g}", ward=ward),
+        ]
+        row = {
+            "person_id": person,
+            "title": title[:120],
+            "description": " ".join(s for s in sentences if s)[:2000],
+            "mode": mode,
+            "max_distance_km": km,
+            "availability": availability,
+            "status": status,
+            "postcode": postcode["postcode"],
+            "latitude": postcode["latitude"],
+            "longitude": postcode["longitude"],
+            "ward_code": postcode["ward_code"],
+            "expires_at": expires_at,
+            "created_at": created_at,
+            "updated_at": closed_at or created_at,
+            "closed_at": closed_at,
+        }
+        if offer:
+            row["capacity"] = _pick(CAPACITY_CUM, rng) + 1
+            self.offer_skills.extend((len(self.offer_rows), self.skills[i]["id"]) for i in chosen)
+            self.offer_rows.append(row)
+        else:
+            row["urgency"] = URGENCIES[_pick(URGENCY_CUM, rng)]
+            self.request_skills.extend((len(self.request_rows), self.skills[i]["id"]) for i in chosen)
+            self.request_rows.append(row)
+
+
+def _has_keyword(padded: str, keyword: str) -> bool:
+    """Whole-word-ish match: short keywords ("it", "cv") must stand alone; longer ones may start a word."""
+    keyword = keyword.replace("-", " ").replace("_", " ")
+    if len(keyword.strip()) <= 3:
+        return f" {keyword.strip()} " in padded
+    return f" {keyword}" in padded

@@ -1,0 +1,168 @@
+"""The register: people, what they offer, what they seek, the skills taxonomy and places."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from app.core.db import UTCDateTime, enum_column, utcnow
+
+
+class ContactMethod(str, enum.Enum):
+    email = "email"
+    phone = "phone"
+
+
+class ItemMode(str, enum.Enum):
+    in_person = "in_person"
+    remote = "remote"
+    either = "either"
+
+
+class ItemStatus(str, enum.Enum):
+    draft = "draft"
+    active = "active"
+    paused = "paused"
+    closed = "closed"
+
+
+class Urgency(str, enum.Enum):
+    low = "low"
+    normal = "normal"
+    high = "high"
+
+
+class Person(SQLModel, table=True):
+    """A citizen's profile. It may have no account, when a linker registers someone."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int | None = Field(default=None, foreign_key="account.id", unique=True, ondelete="SET NULL")
+    name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
+    preferred_contact: ContactMethod = Field(sa_type=enum_column(ContactMethod, 16), default=ContactMethod.email)
+    postcode: str | None = Field(default=None, max_length=8)
+    latitude: float | None = None
+    longitude: float | None = None
+    ward_code: str | None = Field(default=None, max_length=9, index=True)
+    access_needs: str | None = Field(default=None, max_length=1000)
+    language_needs: str | None = Field(default=None, max_length=200)
+    created_by_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
+    created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
+    updated_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
+
+
+class SkillCategory(SQLModel, table=True):
+    __tablename__ = "skill_category"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True)
+    name: str = Field(max_length=80)
+    position: int = 0
+
+
+class Skill(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=60, unique=True)
+    name: str = Field(max_length=80)
+    category_id: int = Field(foreign_key="skill_category.id", index=True)
+    # Lower-case words and phrases people might type instead of the name, separated by "|".
+    synonyms: str = Field(default="", max_length=1000)
+    active: bool = True
+    position: int = 0
+
+    @property
+    def synonym_list(self) -> list[str]:
+        return [s for s in self.synonyms.split("|") if s]
+
+
+class Ward(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=9)
+    name: str = Field(max_length=100)
+
+
+class PostcodeLocation(SQLModel, table=True):
+    """One row of the ONS Postcode Directory: where a postcode is, and its ward."""
+
+    __tablename__ = "postcode_location"
+
+    postcode: str = Field(primary_key=True, max_length=8)
+    latitude: float
+    longitude: float
+    local_authority_code: str | None = Field(default=None, max_length=9)
+    ward_code: str | None = Field(default=None, max_length=9)
+
+
+def _item_table_args(table: str) -> tuple:
+    return (
+        sa.Index(f"ix_{table}_status_expires_at", "status", "expires_at"),
+        sa.Index(f"ix_{table}_latitude_longitude", "latitude", "longitude"),
+        sa.CheckConstraint("availability >= 0 AND availability < 2097152", name="availability_21_slots"),
+        sa.CheckConstraint("max_distance_km >= 0 AND max_distance_km <= 200", name="max_distance_range"),
+    )
+
+
+class Offer(SQLModel, table=True):
+    """A capability offer: what someone can give."""
+
+    __table_args__ = _item_table_args("offer") + (sa.CheckConstraint("capacity >= 1 AND capacity <= 50", name="capacity_range"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True, ondelete="CASCADE")
+    title: str = Field(default="", max_length=120)
+    description: str = Field(default="", max_length=2000)
+    mode: ItemMode = Field(sa_type=enum_column(ItemMode, 16), default=ItemMode.either)
+    max_distance_km: float = 2.0
+    availability: int = 0
+    status: ItemStatus = Field(sa_type=enum_column(ItemStatus, 16), default=ItemStatus.draft)
+    postcode: str | None = Field(default=None, max_length=8)
+    latitude: float | None = None
+    longitude: float | None = None
+    ward_code: str | None = Field(default=None, max_length=9)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
+    updated_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
+    closed_at: datetime | None = Field(sa_type=UTCDateTime, default=None)
+    capacity: int = 1
+
+
+class HelpRequest(SQLModel, table=True):
+    """A help request: what someone is looking for."""
+
+    __tablename__ = "help_request"
+    __table_args__ = _item_table_args("help_request")
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True, ondelete="CASCADE")
+    title: str = Field(default="", max_length=120)
+    description: str = Field(default="", max_length=2000)
+    mode: ItemMode = Field(sa_type=enum_column(ItemMode, 16), default=ItemMode.either)
+    max_distance_km: float = 2.0
+    availability: int = 0
+    status: ItemStatus = Field(sa_type=enum_column(ItemStatus, 16), default=ItemStatus.draft)
+    postcode: str | None = Field(default=None, max_length=8)
+    latitude: float | None = None
+    longitude: float | None = None
+    ward_code: str | None = Field(default=None, max_length=9)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
+    updated_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
+    closed_at: datetime | None = Field(sa_type=UTCDateTime, default=None)
+    urgency: Urgency = Field(sa_type=enum_column(Urgency, 16), default=Urgency.normal)
+
+
+class OfferSkill(SQLModel, table=True):
+    __tablename__ = "offer_skill"
+
+    offer_id: int = Field(foreign_key="offer.id", primary_key=True, ondelete="CASCADE")
+    skill_id: int = Field(foreign_key="skill.id", primary_key=True, index=True)
+
+
+class HelpRequestSkill(SQLModel, table=True):
+    __tablename__ = "help_request_skill"
+
+    request_id: int = Field(foreign_key="help_request.id", primary_key=True, ondelete="CASCADE")
+    skill_id: int = Field(foreign_key="skill.id", primary_key=True, index=True)
