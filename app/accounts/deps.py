@@ -19,11 +19,21 @@ from app.core.errors import Forbidden, SignInRequired
 
 
 def load_account(request: Request, db: DbSession) -> Account | None:
-    """Resolve the session cookie once per request and share the account with the templates."""
+    """Resolve the session cookie once per request and share the account with the templates.
+
+    The session is checked (and touched, or removed when dead) in a short transaction of its
+    own, before the request's unit of work begins: a refused request must not undo it.
+    """
     state = request.scope.setdefault("state", {})
     if "account" not in state:
         settings = request.app.state.settings
-        account = service.load_session(db, settings, cookie_value=request.cookies.get(settings.session_cookie_name))
+        cookie_value = request.cookies.get(settings.session_cookie_name)
+        account_id = None
+        if cookie_value:
+            with request.app.state.session_factory() as auth_db:
+                account_id = service.check_session(auth_db, settings, cookie_value=cookie_value)
+                auth_db.commit()
+        account = db.get(Account, account_id) if account_id is not None else None
         state["account"] = account
         # Templates get a plain copy: an error page may render after the session rolled back.
         state["viewer"] = Viewer.of(account) if account else None

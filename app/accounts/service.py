@@ -286,20 +286,20 @@ def _prune_sessions(db: Session, settings: Settings, *, account_id: int) -> None
             db.delete(session)
 
 
-def load_session(db: Session, settings: Settings, *, cookie_value: str | None) -> Account | None:
-    """The signed-in account for a session cookie, applying the idle and absolute timeouts."""
+def check_session(db: Session, settings: Settings, *, cookie_value: str | None) -> int | None:
+    """The account id behind a session cookie, applying the idle and absolute timeouts.
+
+    A dead session (expired, or its account deactivated) is deleted and answers None. Callers
+    run this in a transaction of its own (see `deps.load_account`).
+    """
     if not cookie_value or len(cookie_value) > 128:
         return None
     session = db.get(UserSession, token_digest(cookie_value))
     if session is None:
         return None
     now = utcnow()
-    if _session_expired(settings, session, now):
-        db.delete(session)
-        db.flush()
-        return None
     account = db.get(Account, session.account_id)
-    if account is None or not account.is_active:
+    if _session_expired(settings, session, now) or account is None or not account.is_active:
         db.delete(session)
         db.flush()
         return None
@@ -308,7 +308,7 @@ def load_session(db: Session, settings: Settings, *, cookie_value: str | None) -
         session.last_seen_at = now
         db.add(session)
         db.flush()
-    return account
+    return account.id
 
 
 def end_session(db: Session, *, cookie_value: str | None) -> None:

@@ -103,7 +103,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors = [FieldError(_field_name(tuple(e.get("loc", ()))), _plain_message(e)) for e in exc.errors()]
+        errors = [
+            FieldError("body" if e.get("type") == "json_invalid" else _field_name(tuple(e.get("loc", ()))), _plain_message(e))
+            for e in exc.errors()
+        ]
         if is_api(request):
             return api_errors(errors)
         return page(request, 400, *_STATUS_PAGES[400])

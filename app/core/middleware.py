@@ -8,6 +8,7 @@ import secrets
 from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -123,7 +124,7 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge()
             return message
 
         try:
@@ -132,8 +133,10 @@ class BodySizeLimitMiddleware:
             await _send_error(scope, receive, send, 413, "That was too much to send", "Shorten what you sent and try again")
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    # An HTTPException, so FastAPI's own body parsing lets it through as a 413 instead of a 400.
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail="That was too much to send. Shorten what you sent and try again")
 
 
 class CSRFMiddleware:
