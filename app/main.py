@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_session_factory
 from app.core.errors import install_error_handlers
+from app.core.logs import install_log_scrubbers
 from app.core.middleware import (
     BodySizeLimitMiddleware,
     CSRFMiddleware,
@@ -40,6 +41,7 @@ def refuse_demo_accounts_in_production(settings: Settings, session_factory) -> N
 def create_app(settings: Settings | None = None, *, engine=None, session_factory=None) -> FastAPI:
     settings = settings or get_settings()
     logging.basicConfig(level=settings.log_level)
+    install_log_scrubbers()
     engine = engine if engine is not None else make_engine(settings.database_url)
     session_factory = session_factory or make_session_factory(engine)
 

@@ -17,6 +17,14 @@ def home(request: Request) -> Response:
     return render(request, "home.html")
 
 
+@router.get("/favicon.ico", name="pages:favicon")
+def favicon() -> Response:
+    # Browsers ask for this whatever the page says; point them at the real icon.
+    from fastapi.responses import RedirectResponse
+
+    return RedirectResponse("/static/dist/favicon.svg", status_code=301)
+
+
 @router.get("/healthz", name="pages:healthz")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}

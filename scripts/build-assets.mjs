@@ -28,6 +28,7 @@ const copies = {
   "htmx.min.js": "node_modules/htmx.org/dist/htmx.min.js",
   "govuk-frontend.min.js": "node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js",
   "app.js": "app/assets/app.js",
+  "favicon.svg": "app/assets/favicon.svg",
 };
 const manifest = {};
 for (const [name, source] of Object.entries(copies)) {

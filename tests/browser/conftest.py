@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import io
 import os
 import re
-import secrets
 import socket
 import subprocess
 import sys
@@ -21,6 +21,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -29,6 +30,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 ASSETS = ROOT / "app" / "static" / "dist" / "app.css"
+POSTCODES = ROOT / "tests" / "data" / "onspd_sample.csv"  # real ONSPD rows; registration needs a known postcode
 
 ADMIN_EMAIL = "ada.admin@browser.example.org"
 ADMIN_NAME = "Ada Admin"
@@ -110,6 +112,18 @@ def _marketplace(args: list[str], env: dict[str, str], *, stdin: str | None = No
         )
 
 
+def _load_postcodes(database_url: str) -> None:
+    from app.core.db import make_engine
+    from app.registry.importer import import_postcodes
+
+    engine = make_engine(database_url)
+    try:
+        result = import_postcodes(engine, POSTCODES, progress=io.StringIO())
+    finally:
+        engine.dispose()
+    assert result.imported > 0, result
+
+
 def _wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
@@ -125,6 +139,16 @@ def _wait_until_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"uvicorn did not answer /healthz within {SERVER_START_SECONDS}s:\n{log.read_text(errors='replace')}")
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test shows the end of the server's log beside its own traceback."""
+    outcome = yield
+    report = outcome.get_result()
+    server = getattr(item, "funcargs", {}).get("live_server")
+    if report.failed and isinstance(server, LiveServer):
+        report.sections.append((f"uvicorn log ({server.backend}, last lines)", server.log_tail()))
+
+
 @pytest.fixture(scope="session")
 def chromium_executable() -> Path:
     if not CHROMIUM.exists():
@@ -137,7 +161,8 @@ def chromium_executable() -> Path:
 
 @pytest.fixture(scope="session")
 def live_server(chromium_executable, databases, tmp_path_factory) -> Iterator[LiveServer]:
-    """A real uvicorn process on a fresh, CLI-migrated database of this backend."""
+    """A real uvicorn process on a fresh, CLI-migrated database of this backend, with the sample
+    postcodes loaded (registration needs a postcode the service knows)."""
     if not ASSETS.exists():
         pytest.fail(f"{ASSETS.relative_to(ROOT)} is missing: build the front-end assets with `make assets`")
     work = tmp_path_factory.mktemp(f"live-{databases.backend}")
@@ -157,6 +182,7 @@ def live_server(chromium_executable, databases, tmp_path_factory) -> Iterator[Li
         env,
         stdin=ADMIN_PASSWORD + "\n",
     )
+    _load_postcodes(database_url)
 
     log = work / "uvicorn.log"
     with log.open("wb") as log_file:
@@ -204,24 +230,30 @@ def browser(chromium_executable):
 class PageWatcher:
     """Everything a page said on its console, and every uncaught error."""
 
-    # Chromium reports the main document's own 4xx status on the console; the tests expect those.
-    EXPECTED = re.compile(r"Failed to load resource: the server responded with a status of (400|403|404|422)")
+    # Chromium logs a page's own 4xx status on the console ("Failed to load resource"); the tests
+    # expect those for pages (a form with errors answers 422), never for a stylesheet or a script.
+    PAGE_STATUS = re.compile(r"^Failed to load resource: the server responded with a status of 4\d\d\b")
 
     def __init__(self):
-        self.console: list[str] = []
+        self.console: list[tuple[str, str, str]] = []  # (type, text, url)
         self.errors: list[str] = []
 
     def attach(self, page) -> None:
-        page.on("console", lambda message: self.console.append(f"[{message.type}] {message.text} @ {message.location}"))
+        page.on("console", lambda m: self.console.append((m.type, m.text, m.location.get("url", ""))))
         page.on("pageerror", lambda error: self.errors.append(f"{error.name}: {error.message}"))
+
+    def _expected(self, text: str, url: str) -> bool:
+        path = urlsplit(url).path
+        return bool(self.PAGE_STATUS.search(text)) and not path.startswith("/static/")
 
     def problems(self) -> list[str]:
         bad = [
-            line for line in self.console
-            if (line.startswith(("[error]", "[warning]")) and not self.EXPECTED.search(line))
-            or "Content Security Policy" in line
+            f"[{kind}] {text} ({url})"
+            for kind, text, url in self.console
+            if "Content Security Policy" in text
+            or (kind in ("error", "warning") and not self._expected(text, url))
         ]
-        return bad + [f"[pageerror] {e}" for e in self.errors]
+        return bad + [f"[uncaught] {e}" for e in self.errors]
 
     def assert_clean(self) -> None:
         problems = self.problems()
@@ -260,11 +292,61 @@ def no_js_page(browser, live_server, watcher) -> Iterator:
 
 
 @pytest.fixture()
-def axe_page(browser, live_server) -> Iterator:
-    """A page whose CSP is bypassed so that axe-core can be injected. Never use it for CSP checks."""
+def axe_pages(browser, live_server) -> Iterator:
+    """Opens pages whose CSP is bypassed so that axe-core can be injected (never use them for CSP
+    checks), optionally already signed in from a saved storage state."""
     if not AXE_JS.exists():
         pytest.fail(f"{AXE_JS.relative_to(ROOT)} is missing: run `npm ci`")
-    context = _context(browser, live_server, bypass_csp=True)
-    page = context.new_page()
-    yield page
-    context.close()
+    contexts = []
+
+    def open_page(storage_state: dict | None = None):
+        context = _context(browser, live_server, bypass_csp=True, storage_state=storage_state)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+# --- people signed in once per server, for pages that only need someone signed in ------------
+# Nothing may sign these out or change their passwords: that would end the saved session.
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    name: str
+    email: str
+    password: str
+    storage_state: dict
+
+
+def _signed_in(browser, live_server: LiveServer, act) -> dict:
+    context = _context(browser, live_server)
+    try:
+        page = context.new_page()
+        act(page)
+        return context.storage_state()
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def shared_citizen(browser, live_server) -> SignedIn:
+    from tests.browser.helpers import new_person, register
+
+    person = new_person("shared-citizen", name="Cara Citizen")
+    state = _signed_in(browser, live_server, lambda page: register(page, person))
+    return SignedIn(person.name, person.email, person.password, state)
+
+
+@pytest.fixture(scope="session")
+def shared_admin(browser, live_server) -> SignedIn:
+    from tests.browser.helpers import sign_in
+
+    state = _signed_in(
+        browser,
+        live_server,
+        lambda page: sign_in(page, live_server.admin_email, live_server.admin_password, name=ADMIN_NAME),
+    )
+    return SignedIn(ADMIN_NAME, live_server.admin_email, live_server.admin_password, state)
