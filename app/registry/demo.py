@@ -3,8 +3,10 @@
 `generate_borough(session, people=N, seed=S)` fills the register with data that has the shape of a
 real borough, so that pages, matching and benchmarks can be tried without anybody's real data:
 
-- 20 named wards with codes "N05000001".."N05000020" (real ONS ward codes start E05, W05, S13...;
-  N05 is not used), local authority "N09000001";
+- 20 named wards with codes "Z05000001".."Z05000020" and local authority "Z09000001": ONS (GSS)
+  codes begin with E, W, S or N (K, L, M for the UK-wide and island areas), never Z, so these
+  cannot collide with a real code (N05000001 is a real constituency and N09000001 a real Northern
+  Ireland district, Antrim and Newtownabbey);
 - postcodes in the area "NB", which does not exist in the UK ("NB7 3QD"), one district per ward,
   clustered around each ward's centre in a borough about 12 km across (inland England);
   about one postcode per 25 people, at least 50;
@@ -20,8 +22,9 @@ Deterministic: the same seed (and the same `now` and skills taxonomy) gives the 
 randomness comes from one `random.Random(seed)`; skills are read from the database sorted by code.
 Primary keys are the only thing that depends on what is already in the database.
 
-Fast: rows are built in Python and written with SQLAlchemy Core bulk inserts in chunks, with primary
-keys assigned here (so that link rows need no round trips). 100,000 people take seconds.
+Fast: rows are built in Python with primary keys assigned here (so that link rows need no round
+trips), then written in bulk: Core executemany in chunks of 5,000 on SQLite, COPY on PostgreSQL.
+100,000 people (about 660,000 rows) take well under a minute on either.
 
 Re-running replaces the previous demo data (see `delete_demo_data`); `replace=False` refuses
 instead. The function only executes statements; the caller commits.
@@ -32,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import re
 import time
 import unicodedata
 from bisect import bisect
@@ -70,8 +74,8 @@ __all__ = [
 ]
 
 DEMO_POSTCODE_AREA = "NB"  # not a UK postcode area
-DEMO_WARD_CODE_PREFIX = "N05"  # ONS ward codes are E05/W05/S13/N08...: N05 is unused
-DEMO_LOCAL_AUTHORITY_CODE = "N09000001"
+DEMO_WARD_CODE_PREFIX = "Z05"  # no GSS code starts with Z (real wards: E05, W05, S13, N08)
+DEMO_LOCAL_AUTHORITY_CODE = "Z09000001"
 DEMO_EMAIL_DOMAIN = "demo.example"  # .example is reserved (RFC 2606): never a real mailbox
 NOTICE_VERSION = "1.0"
 NOTICE_HASH = hashlib.sha256(b"demo notice 1.0").hexdigest()
@@ -112,6 +116,7 @@ WARD_NAMES = (
     "Yew Tree",
 )
 
+# fmt: off
 # --- people ---------------------------------------------------------------------------------------
 
 # (weight, first names, surnames, languages people in this group may prefer, chance of a
@@ -320,36 +325,66 @@ STATUS_CUM = tuple(accumulate((90, 4, 3, 3)))
 
 # --- skills ---------------------------------------------------------------------------------------
 
-# Keywords looked for in a skill's code, name and category (lower case): how often people offer
-# and ask for it, relative to an ordinary skill (1.0). First match wins.
-SKILL_POPULARITY: tuple[tuple[tuple[str, ...], float, float], ...] = (
-    # keywords, offer weight, request weight
-    (("befriend", "listening", "companion", "chat", "visit"), 9.0, 14.0),
-    (("shopping", "errand", "prescription"), 7.0, 12.0),
-    (("lift", "driving", "transport", "accompany", "escort"), 6.0, 11.0),
-    (("computer", "smartphone", "phone", "tablet", "online", "digital", "internet", "email", "it-", "it_", "it help"), 7.0, 10.0),
-    (("garden", "allotment", "lawn", "weeding"), 7.0, 7.0),
-    (("form", "letter", "benefit", "paperwork"), 3.0, 6.0),
-    (("diy", "repair", "odd job", "handy", "fix"), 4.0, 5.0),
-    (("cook", "meal", "baking"), 4.0, 3.0),
-    (("dog", "pet", "pets", "cat"), 3.0, 3.0),
-    (("tutor", "homework", "reading", "maths", "english conversation", "esol"), 3.0, 3.0),
-    (("coach", "sport", "football", "cricket", "swimming", "tennis", "running"), 0.8, 0.4),
-)
-LANGUAGE_KEYWORDS = (
-    "language", "translat", "interpret", "polish", "urdu", "punjabi", "gujarati", "bengali",
-    "somali", "arabic", "welsh", "romanian", "cantonese", "mandarin", "turkish", "french",
-    "spanish", "hindi", "kurdish", "sign language", "bsl",
-)
-LANGUAGE_OFFER_WEIGHT, LANGUAGE_REQUEST_WEIGHT = 0.5, 0.4
-# Someone who speaks the language is far more likely to offer it.
+# How often people offer and ask for each skill of the seeded taxonomy (migrations/data/skills_v1.json),
+# relative to an ordinary skill (1.0): (offer weight, request weight). Popular: befriending,
+# shopping, lifts, IT help, gardening. Rare: the specific languages, sports coaching. Skills that
+# admins add later weigh 1.0 (or as a language, when their code starts with "language_").
+SKILL_WEIGHTS: dict[str, tuple[float, float]] = {
+    # company and a listening ear
+    "befriending": (10, 14), "phone_befriending": (5, 7), "walking_buddy": (4, 4), "peer_support": (1.5, 2),
+    "mentoring": (2, 1.5), "reminiscence": (1, 1.5), "carer_break": (1, 2.5),
+    # home and garden
+    "gardening": (8, 8), "growing_food": (2, 0.8), "diy_repairs": (5, 6), "decorating": (2.5, 2.5),
+    "decluttering": (2, 3), "sewing_mending": (1.5, 1),
+    # digital
+    "it_help": (8, 10), "smartphone_help": (5, 7), "video_calls": (2, 3), "online_services": (2, 4),
+    "online_safety": (1, 1.5), "websites_social_media": (1.5, 0.8),
+    # food
+    "cooking": (4, 2), "meal_for_someone": (2, 3), "baking": (3, 0.8), "cooking_on_a_budget": (1, 1),
+    "community_meals": (1.5, 1.5),
+    # languages
+    "english_conversation": (2, 2.5), "interpreting_appointments": (0.6, 0.8), "language_bsl": (0.3, 0.2),
+    # out and about
+    "lifts": (7, 11), "accompanying": (3, 5), "travel_confidence": (1, 1.5), "wheelchair_outings": (1, 1.5),
+    "shopping": (8, 12), "prescriptions": (3, 5), "errands": (3, 3),
+    # paperwork
+    "form_filling": (3, 6), "letters": (2, 3), "budgeting": (1.5, 2.5), "benefits_guidance": (1.5, 3),
+    "cv_job_applications": (1.5, 2),
+    # learning
+    "homework_help": (2.5, 2.5), "maths_tutoring": (2, 1.5), "english_tutoring": (1.5, 1.5),
+    "adult_reading": (1, 1), "story_time": (1, 0.5), "trade_skills": (1, 0.5),
+    # creative
+    "music": (2, 0.6), "singing": (1, 0.4), "arts_crafts": (2, 0.8), "knitting_crochet": (1.5, 0.5),
+    "photography": (1, 0.4), "creative_writing": (0.8, 0.3), "woodwork": (1, 0.4),
+    # sport
+    "sports_coaching": (0.6, 0.3), "gentle_exercise": (1, 0.8), "walk_leading": (0.8, 0.4),
+    "yoga_relaxation": (0.8, 0.5), "dance": (0.6, 0.3), "cycling": (0.8, 0.3),
+    # animals
+    "dog_walking": (4, 3), "pet_sitting": (2.5, 2), "pet_vet_trips": (1, 1),
+    # community
+    "events": (1.5, 0.5), "running_a_group": (1, 0.3), "treasurer": (0.6, 0.3), "publicity": (1, 0.3),
+    "fundraising": (0.8, 0.3), "welcoming": (1.5, 0.3), "setting_up": (1.5, 0.3), "co_production": (0.8, 0.2),
+    # environment
+    "litter_picking": (2, 0.4), "recycling": (1, 0.3), "repair_cafe": (1, 1), "bike_repair": (1, 1),
+    "energy_saving": (0.8, 1.5), "wildlife_trees": (1.5, 0.3),
+}
+LANGUAGE_WEIGHTS = (0.5, 0.4)  # a "language_..." skill not listed above
+# Someone who speaks a language (its name is in the skill's name) is far more likely to offer it,
+# and someone with a language need is more likely to ask for it, or for English practice.
 OWN_LANGUAGE_BOOST = 40.0
-REMOTE_FRIENDLY = (
-    "befriend", "listening", "chat", "computer", "smartphone", "phone", "tablet", "online",
-    "digital", "internet", "email", "it-", "it_", "it help", "form", "letter", "benefit",
-    "paperwork", "tutor", "homework", "maths", "conversation", "language", "translat",
-    "interpret", "music", "advice", "budget", "money", "cv", "job", "writing",
-) + LANGUAGE_KEYWORDS
+LANGUAGE_NEED_BOOST = 15.0
+LANGUAGE_NEED_SKILLS = frozenset({"english_conversation", "interpreting_appointments"})
+# Skills that work by phone or video; items with none of them are never remote-only.
+REMOTE_FRIENDLY = frozenset(
+    {
+        "befriending", "phone_befriending", "peer_support", "mentoring", "reminiscence", "it_help",
+        "smartphone_help", "video_calls", "online_services", "online_safety", "websites_social_media",
+        "cooking_on_a_budget", "english_conversation", "interpreting_appointments", "form_filling", "letters",
+        "budgeting", "benefits_guidance", "cv_job_applications", "homework_help", "maths_tutoring",
+        "english_tutoring", "adult_reading", "story_time", "music", "creative_writing", "yoga_relaxation",
+        "gentle_exercise", "publicity", "fundraising", "treasurer", "co_production", "energy_saving",
+    }
+)
 # Words that stay capitalised inside a sentence ("help with Polish conversation").
 PROPER_WORDS = frozenset(
     {"IT", "DIY", "BSL", "English", "British", "Welsh", "Polish", "Urdu", "Punjabi", "Gujarati",
@@ -359,21 +394,23 @@ PROPER_WORDS = frozenset(
 
 # --- words ----------------------------------------------------------------------------------------
 
-OFFER_TITLES_1 = ("{A}", "{A} in {ward}", "Happy to help with {a}", "I can offer {a}", "{A}: glad to help")
-OFFER_TITLES_N = ("{A} and {b}", "{list_A}", "Help with {list_a}")
-REQUEST_TITLES_1 = ("Looking for help with {a}", "Could someone help with {a}?", "{A} wanted", "Help with {a}, please")
-REQUEST_TITLES_N = ("Looking for {a} and {b}", "Help with {list_a}", "Could someone help with {a} and {b}?")
+# {A}/{a}: a skill's name as a noun ("IT and computer help"); {h}: after "help with", without a
+# second "help" ("help with IT and computer"); {b}/{hb}: the last skill; {list_*}: all of them.
+OFFER_TITLES_1 = ("{A}", "{A} in {ward}", "Happy to help with {h}", "I can offer {a}", "{A}: glad to help")
+OFFER_TITLES_N = ("{A} and {b}", "{list_A}", "Help with {list_h}")
+REQUEST_TITLES_1 = ("Looking for help with {h}", "Could someone help with {h}?", "{A} wanted", "Help with {h}, please")
+REQUEST_TITLES_N = ("Looking for {a} and {b}", "Help with {list_h}", "Could someone help with {h} and {hb}?")
 OFFER_OPENERS = (
-    "I can help with {list}.",
-    "Happy to help with {list}.",
-    "I've got time to give and I'm good at {list}.",
-    "I enjoy {list} and would like to be useful.",
+    "I can help with {list_h}.",
+    "Happy to help with {list_h}.",
+    "I've got time to give and I'm good at {list_a}.",
+    "I enjoy {list_a} and would like to be useful.",
 )
 REQUEST_OPENERS = (
-    "I'm looking for someone to help with {list}.",
-    "I would like some help with {list}.",
-    "Could anyone help me with {list}?",
-    "I need a hand with {list}.",
+    "I'm looking for someone to help with {list_h}.",
+    "I would like some help with {list_h}.",
+    "Could anyone help me with {list_h}?",
+    "I need a hand with {list_h}.",
 )
 PERSONA_LINES = {
     "offer": {
@@ -395,6 +432,7 @@ CLOSERS = {
     "remote": ("By phone or video call.", "Online or on the phone suits me best."),
 }
 
+# fmt: on
 
 # --- the generator --------------------------------------------------------------------------------
 
@@ -410,7 +448,9 @@ def generate_borough(
     """Generate a fictional borough; return {"people","offers","requests","wards","postcodes","seconds"}.
 
     Previous demo data is deleted first (`delete_demo_data`); with `replace=False` a ValueError is
-    raised instead when demo wards already exist. Executes statements only: the caller commits.
+    raised instead when demo wards or postcodes already exist. Executes statements only (Core
+    statements, so ORM objects already loaded in the session are not refreshed): the caller commits.
+    `now` fixes the clock for creation and expiry times (tests pass one to compare runs).
     """
     started = time.perf_counter()
     if not isinstance(people, int) or people < 0:
@@ -420,10 +460,12 @@ def generate_borough(
         raise ValueError("now must be timezone-aware (UTC)")
     now = now.replace(microsecond=0)
 
-    if _demo_wards_exist(session):
-        if not replace:
-            raise ValueError("a demo borough already exists: delete it first, or call with replace=True")
+    if replace:
         delete_demo_data(session)
+    elif _demo_borough_exists(session):
+        raise ValueError(
+            "a demo borough already exists: delete it first, or call with replace=True"
+        )
 
     skills = _load_skills(session)
     rng = random.Random(seed)
@@ -464,7 +506,9 @@ def generate_borough(
             row["id"] = base + index
             row["person_id"] += person_base
     offer_skill_rows = [{"offer_id": offer_base + i, "skill_id": s} for i, s in built.offer_skills]
-    request_skill_rows = [{"request_id": request_base + i, "skill_id": s} for i, s in built.request_skills]
+    request_skill_rows = [
+        {"request_id": request_base + i, "skill_id": s} for i, s in built.request_skills
+    ]
 
     _insert(session, Person, built.person_rows)
     _insert(session, ConsentRecord, built.consent_rows)
@@ -484,13 +528,15 @@ def generate_borough(
 
 
 def delete_demo_data(session: Session) -> None:
-    """Delete the demo borough: its wards ("N05…"), postcodes ("NB…") and the people on them.
+    """Delete the demo borough: its wards ("Z05…"), postcodes ("NB…") and the people on them.
 
     Demo people are those with an "NB" postcode and no account; their consent records, offers,
     requests and skill links go with them. People with an account (someone who registered on a
     demo site) are kept.
     """
-    demo_people = select(Person.id).where(Person.postcode.like(f"{DEMO_POSTCODE_AREA}%"), Person.account_id.is_(None))
+    demo_people = select(Person.id).where(
+        Person.postcode.like(f"{DEMO_POSTCODE_AREA}%"), Person.account_id.is_(None)
+    )
     demo_offers = select(Offer.id).where(Offer.person_id.in_(demo_people))
     demo_requests = select(HelpRequest.id).where(HelpRequest.person_id.in_(demo_people))
     for statement in (
@@ -506,9 +552,16 @@ def delete_demo_data(session: Session) -> None:
         session.execute(statement.execution_options(synchronize_session=False))
 
 
-def _demo_wards_exist(session: Session) -> bool:
-    statement = select(func.count()).select_from(Ward).where(Ward.code.like(f"{DEMO_WARD_CODE_PREFIX}%"))
-    return bool(session.execute(statement).scalar_one())
+def _demo_borough_exists(session: Session) -> bool:
+    wards = select(Ward.code).where(Ward.code.like(f"{DEMO_WARD_CODE_PREFIX}%")).limit(1)
+    postcodes = (
+        select(PostcodeLocation.postcode)
+        .where(PostcodeLocation.postcode.like(f"{DEMO_POSTCODE_AREA}%"))
+        .limit(1)
+    )
+    return (
+        session.execute(wards).first() is not None or session.execute(postcodes).first() is not None
+    )
 
 
 # --- database helpers -----------------------------------------------------------------------------
@@ -547,7 +600,7 @@ def _reserve_ids(session: Session, model: Any, count: int) -> int:
     On SQLite the next rowid is MAX(id) + 1 anyway.
     """
     table = model.__table__.name
-    if session.get_bind().dialect.name == "postgresql":
+    if session.connection().dialect.name == "postgresql":
         if count == 0:
             return 1
         statement = text(
@@ -566,11 +619,14 @@ def _load_skills(session: Session) -> list[dict[str, Any]]:
         select(Skill.id, Skill.code, Skill.name, SkillCategory.code)
         .join(SkillCategory, SkillCategory.id == Skill.category_id)
         .where(Skill.active.is_(True))
-        .order_by(Skill.code)
     )
-    rows = session.execute(statement).all()
+    # Sorted here, not by ORDER BY: PostgreSQL's collation may order "it_help" and "items"
+    # differently from SQLite, and the same seed must give the same borough on both.
+    rows = sorted(session.execute(statement).all(), key=lambda row: row[1])
     if not rows:
-        raise ValueError("no skills in the database: run the migrations (they seed the taxonomy) first")
+        raise ValueError(
+            "no skills in the database: run the migrations (they seed the taxonomy) first"
+        )
     return [{"id": r[0], "code": r[1], "name": r[2], "category": r[3]} for r in rows]
 
 
@@ -578,11 +634,13 @@ def _load_skills(session: Session) -> list[dict[str, Any]]:
 
 
 def _to_latlon(x_km: float, y_km: float) -> tuple[float, float]:
-    return round(CENTRE_LAT + y_km / KM_PER_DEG_LAT, 6), round(CENTRE_LON + x_km / KM_PER_DEG_LON, 6)
+    return round(CENTRE_LAT + y_km / KM_PER_DEG_LAT, 6), round(
+        CENTRE_LON + x_km / KM_PER_DEG_LON, 6
+    )
 
 
 def _make_wards(rng: random.Random) -> list[dict[str, Any]]:
-    """Twenty ward centres spread over the borough (no two closer than ~1.5 km)."""
+    """Twenty ward centres spread over the borough, about 2 km apart or more."""
     centres: list[tuple[float, float]] = []
     separation = 1.9
     while len(centres) < len(WARD_NAMES):
@@ -600,16 +658,26 @@ def _make_wards(rng: random.Random) -> list[dict[str, Any]]:
         # Denser towards the middle, and unevenly so.
         weight = rng.uniform(0.6, 1.6) * (1.35 - 0.6 * math.hypot(x, y) / WARD_CENTRE_RADIUS_KM)
         wards.append(
-            {"code": f"{DEMO_WARD_CODE_PREFIX}{index:06d}", "name": name, "district": f"{DEMO_POSTCODE_AREA}{index}", "x": x, "y": y, "weight": weight}
+            {
+                "code": f"{DEMO_WARD_CODE_PREFIX}{index:06d}",
+                "name": name,
+                "district": f"{DEMO_POSTCODE_AREA}{index}",
+                "x": x,
+                "y": y,
+                "weight": weight,
+            }
         )
     return wards
 
 
-def _make_postcodes(rng: random.Random, wards: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+def _make_postcodes(
+    rng: random.Random, wards: list[dict[str, Any]], count: int
+) -> list[dict[str, Any]]:
     """`count` unique postcodes, shared among the wards by weight, scattered around each centre."""
     count = min(count, int(len(wards) * INWARD_CODES_PER_DISTRICT * 0.6))
     total = sum(w["weight"] for w in wards)
-    shares = [max(1, int(count * w["weight"] / total)) for w in wards]
+    spare = count - len(wards)  # every ward has at least one postcode; the rest go by weight
+    shares = [1 + int(spare * w["weight"] / total) for w in wards]
     for index in range(count - sum(shares)):  # hand out what rounding left over
         shares[index % len(wards)] += 1
     postcodes = []
@@ -625,7 +693,12 @@ def _make_postcodes(rng: random.Random, wards: list[dict[str, Any]], count: int)
                     break
             latitude, longitude = _to_latlon(x, y)
             postcodes.append(
-                {"postcode": f"{ward['district']} {inward}", "latitude": latitude, "longitude": longitude, "ward_code": ward["code"]}
+                {
+                    "postcode": f"{ward['district']} {inward}",
+                    "latitude": latitude,
+                    "longitude": longitude,
+                    "ward_code": ward["code"],
+                }
             )
     return postcodes
 
@@ -641,9 +714,14 @@ def _ascii(text_: str) -> str:
 
 
 def _in_sentence(name: str) -> str:
-    """"Befriending" -> "befriending", but "IT help" and "Polish conversation" stay as they are."""
+    """A skill's name inside a sentence: "befriending", but "IT help" and "Polish conversation"."""
     first = name.split(" ", 1)[0]
-    return name if first in PROPER_WORDS or first.isupper() else name[:1].lower() + name[1:]
+    if first in PROPER_WORDS or any(c.isupper() for c in first[1:]):  # "IT", "CVs", "BSL"
+        return name
+    return name[:1].lower() + name[1:]
+
+
+_WITHOUT_HELP = re.compile(r" help\b")
 
 
 def _join(words: Sequence[str]) -> str:
@@ -660,7 +738,14 @@ def _pick(cumulative: Sequence[float], rng: random.Random) -> int:
 class _Builder:
     """Builds every row in memory; ids are 0-based offsets, rebased once the ids are reserved."""
 
-    def __init__(self, rng: random.Random, skills: list[dict[str, Any]], postcodes: list[dict[str, Any]], ward_names: dict[str, str], now: datetime):
+    def __init__(
+        self,
+        rng: random.Random,
+        skills: list[dict[str, Any]],
+        postcodes: list[dict[str, Any]],
+        ward_names: dict[str, str],
+        now: datetime,
+    ):
         self.rng = rng
         self.skills = skills
         self.postcodes = postcodes
@@ -679,42 +764,53 @@ class _Builder:
 
     # skills: weights per kind, per speaker's languages and per category
     def _prepare_skills(self) -> None:
+        """Cumulative weights for picking skills: per kind, per speaker's languages, per category."""
         offer_weights, request_weights = [], []
-        self.remote_ok = []
-        self.skill_language = []
         for skill in self.skills:
-            haystack = f"{skill['code']} {skill['name']} {skill['category']}".lower().replace("-", " ").replace("_", " ")
-            padded = f" {haystack} "
-            offer_w, request_w = 1.0, 1.0
-            language = next((k for k in LANGUAGE_KEYWORDS if k in haystack), None)
-            if language:
-                offer_w, request_w = LANGUAGE_OFFER_WEIGHT, LANGUAGE_REQUEST_WEIGHT
-            else:
-                for keywords, o, r in SKILL_POPULARITY:
-                    if any(_has_keyword(padded, k) for k in keywords):
-                        offer_w, request_w = o, r
-                        break
-            offer_weights.append(offer_w)
-            request_weights.append(request_w)
-            self.remote_ok.append(any(_has_keyword(padded, k) for k in REMOTE_FRIENDLY))
-            self.skill_language.append(f" {skill['name'].lower()} ")
+            code = skill["code"]
+            default = LANGUAGE_WEIGHTS if code.startswith("language_") else (1.0, 1.0)
+            offer_w, request_w = SKILL_WEIGHTS.get(code, default)
+            offer_weights.append(float(offer_w))
+            request_weights.append(float(request_w))
+        self.remote_ok = [
+            skill["code"] in REMOTE_FRIENDLY or skill["code"].startswith("language_")
+            for skill in self.skills
+        ]
+        names = [f" {skill['name'].lower()} " for skill in self.skills]
+
+        def speaks(index: int, languages: Sequence[str]) -> bool:
+            return any(
+                f" {language.split(' ')[0].lower()} " in names[index] for language in languages
+            )
+
         self.offer_weights = offer_weights
         self.request_weights = request_weights
-        self.request_cum = tuple(accumulate(request_weights))
         self.offer_cum_by_group = []
+        self.request_cum_by_group = []  # for people with a language need
         for group in NAME_GROUPS:
-            languages = [language.split(" ")[0].lower() for language in group[3]]
-            weights = [
-                w * OWN_LANGUAGE_BOOST if any(_has_keyword(self.skill_language[i], lang) for lang in languages) else w
+            languages = group[3]
+            boosted_offers = [
+                w * OWN_LANGUAGE_BOOST if speaks(i, languages) else w
                 for i, w in enumerate(offer_weights)
             ]
-            self.offer_cum_by_group.append(tuple(accumulate(weights)))
+            boosted_requests = [
+                w * LANGUAGE_NEED_BOOST
+                if speaks(i, languages) or self.skills[i]["code"] in LANGUAGE_NEED_SKILLS
+                else w
+                for i, w in enumerate(request_weights)
+            ]
+            self.offer_cum_by_group.append(tuple(accumulate(boosted_offers)))
+            self.request_cum_by_group.append(tuple(accumulate(boosted_requests)))
+        self.request_cum = tuple(accumulate(request_weights))
         self.by_category: dict[str, list[int]] = {}
         for index, skill in enumerate(self.skills):
             self.by_category.setdefault(skill["category"], []).append(index)
         # Cumulative weights within each category, for the second and third skill of an item.
         self.family_cum = {
-            kind: {category: tuple(accumulate(weights[i] for i in members)) for category, members in self.by_category.items()}
+            kind: {
+                category: tuple(accumulate(weights[i] for i in members))
+                for category, members in self.by_category.items()
+            }
             for kind, weights in (("offer", offer_weights), ("request", request_weights))
         }
 
@@ -777,11 +873,13 @@ class _Builder:
             if rng.random() < 0.2:
                 phone = f"07700 900{rng.randrange(1000):03d}"
         else:
-            phone = f"07700 900{rng.randrange(1000):03d}"  # Ofcom's range for drama: never a real line
+            # Ofcom's range for drama: never a real line.
+            phone = f"07700 900{rng.randrange(1000):03d}"
             preferred = "phone"
         access_needs = rng.choice(ACCESS_NEEDS) if rng.random() < ACCESS_NEEDS_RATE else None
         language_needs = None
-        if languages and rng.random() < language_rate:
+        needs_language = bool(languages) and rng.random() < language_rate
+        if needs_language:
             language_needs = f"Prefers {rng.choice(languages)}"
         elif rng.random() < BSL_RATE:
             language_needs = "British Sign Language"
@@ -808,9 +906,19 @@ class _Builder:
         has_offer = roll < 0.47 or 0.94 <= roll < 0.97
         has_request = 0.47 <= roll < 0.97
         if has_offer:
-            self._item(index, group_index, persona, postcode, created_at, offer=True)
+            self._item(
+                index,
+                persona,
+                postcode,
+                created_at,
+                self.offer_cum_by_group[group_index],
+                offer=True,
+            )
         if has_request:
-            self._item(index, group_index, persona, postcode, created_at, offer=False)
+            request_cum = (
+                self.request_cum_by_group[group_index] if needs_language else self.request_cum
+            )
+            self._item(index, persona, postcode, created_at, request_cum, offer=False)
 
     def _consents(self, person: int, at: datetime, rng: random.Random) -> None:
         roll = rng.random()
@@ -818,10 +926,13 @@ class _Builder:
         purposes = [("profile", "given", None)]
         if rng.random() < 0.92:
             purposes.append(("matching", "given", None))
-            if rng.random() < 0.76:  # 0.92 * 0.76 = 70% share contact (only those who may be matched)
+            # 0.92 * 0.76 = 70% share contact (only people who may be matched are asked).
+            if rng.random() < 0.76:
                 purposes.append(("share_contact", "given", None))
         elif rng.random() < 0.35:  # some said yes once, then changed their mind
-            withdrawn = at + timedelta(seconds=rng.randrange(max(1, int((self.now - at).total_seconds()))))
+            withdrawn = at + timedelta(
+                seconds=rng.randrange(max(1, int((self.now - at).total_seconds())))
+            )
             purposes.append(("matching", "withdrawn", withdrawn))
         for purpose, state, withdrawn_at in purposes:
             self.consent_rows.append(
@@ -839,12 +950,18 @@ class _Builder:
                 }
             )
 
-    def _item(self, person: int, group_index: int, persona: str, postcode: dict[str, Any], person_created: datetime, *, offer: bool) -> None:
+    def _item(
+        self,
+        person: int,
+        persona: str,
+        postcode: dict[str, Any],
+        person_created: datetime,
+        skill_cum: Sequence[float],
+        *,
+        offer: bool,
+    ) -> None:
         rng = self.rng
-        if offer:
-            chosen = self._choose_skills(self.offer_cum_by_group[group_index], "offer")
-        else:
-            chosen = self._choose_skills(self.request_cum, "request")
+        chosen = self._choose_skills(skill_cum, "offer" if offer else "request")
         names = [self.skills[i]["name"] for i in chosen]
         remote_ok = any(self.remote_ok[i] for i in chosen)
         roll = rng.random()
@@ -859,27 +976,40 @@ class _Builder:
         created_at = max(person_created, expires_at - timedelta(days=183))
         closed_at = None
         if status == "closed":
-            closed_at = created_at + timedelta(seconds=rng.randrange(max(1, int((self.now - created_at).total_seconds()))))
+            closed_at = created_at + timedelta(
+                seconds=rng.randrange(max(1, int((self.now - created_at).total_seconds())))
+            )
         ward = self.ward_names[postcode["ward_code"]]
 
-        lower = [_in_sentence(n) for n in names]
-        fields = {"A": names[0], "a": lower[0], "b": lower[-1], "list_A": _join([names[0], *lower[1:]]), "list_a": _join(lower), "ward": ward}
+        nouns = [_in_sentence(n) for n in names]
+        helps = [_WITHOUT_HELP.sub("", n) for n in nouns]
+        fields = {
+            "A": names[0], "a": nouns[0], "b": nouns[-1], "h": helps[0], "hb": helps[-1], "ward": ward,
+            "list_A": _join([names[0], *nouns[1:]]), "list_a": _join(nouns), "list_h": _join(helps),
+        }  # fmt: skip
         kind = "offer" if offer else "request"
         if offer:
-            title = rng.choice(OFFER_TITLES_1 if len(names) == 1 else OFFER_TITLES_N).format(**fields)
+            title = rng.choice(OFFER_TITLES_1 if len(names) == 1 else OFFER_TITLES_N).format(
+                **fields
+            )
             opener = rng.choice(OFFER_OPENERS)
         else:
-            title = rng.choice(REQUEST_TITLES_1 if len(names) == 1 else REQUEST_TITLES_N).format(**fields)
+            title = rng.choice(REQUEST_TITLES_1 if len(names) == 1 else REQUEST_TITLES_N).format(
+                **fields
+            )
             opener = rng.choice(REQUEST_OPENERS)
         sentences = [
-            opener.format(list=_join(lower)),
+            opener.format(**fields),
             rng.choice(PERSONA_LINES[kind][persona]),
             f"Usually free {self._describe(availability)}.",
-            rng.choice(CLOSERS[mode]).format(km=f"{km:g}", ward=ward),
+            # "Either" for gardening means the person simply did not mind: talk about travel only.
+            rng.choice(CLOSERS[mode if remote_ok else "in_person"]).format(km=f"{km:g}", ward=ward),
         ]
+        if len(title) > 120:
+            title = names[0][:120]
         row = {
             "person_id": person,
-            "title": title[:120],
+            "title": title,
             "description": " ".join(s for s in sentences if s)[:2000],
             "mode": mode,
             "max_distance_km": km,
@@ -900,13 +1030,40 @@ class _Builder:
             self.offer_rows.append(row)
         else:
             row["urgency"] = URGENCIES[_pick(URGENCY_CUM, rng)]
-            self.request_skills.extend((len(self.request_rows), self.skills[i]["id"]) for i in chosen)
+            self.request_skills.extend(
+                (len(self.request_rows), self.skills[i]["id"]) for i in chosen
+            )
             self.request_rows.append(row)
 
 
-def _has_keyword(padded: str, keyword: str) -> bool:
-    """Whole-word-ish match: short keywords ("it", "cv") must stand alone; longer ones may start a word."""
-    keyword = keyword.replace("-", " ").replace("_", " ")
-    if len(keyword.strip()) <= 3:
-        return f" {keyword.strip()} " in padded
-    return f" {keyword}" in padded
+def ensure_demo_person(session: Session, *, account: Any, templates_dir: str) -> Any:
+    """Give the demo citizen sign-in a profile in the demo borough, with consents, if it has none."""
+    from app.privacy import service as privacy
+    from app.privacy.models import ConsentMethod
+    from app.privacy.notices import notice
+    from app.registry.models import ContactMethod, Person, PostcodeLocation
+
+    person = session.execute(select(Person).where(Person.account_id == account.id)).scalars().first()
+    if person is not None:
+        return person
+    place = session.execute(
+        select(PostcodeLocation).where(PostcodeLocation.postcode.like(f"{DEMO_POSTCODE_AREA}%")).order_by(PostcodeLocation.postcode)
+    ).scalars().first()
+    if place is None:
+        place = PostcodeLocation(
+            postcode=f"{DEMO_POSTCODE_AREA}1 1AA", latitude=52.95, longitude=-1.15,
+            local_authority_code=DEMO_LOCAL_AUTHORITY_CODE, ward_code=None,
+        )
+        session.add(place)
+        session.flush()
+    person = Person(
+        account_id=account.id, name=account.name, email=account.email, preferred_contact=ContactMethod.email,
+        postcode=place.postcode, latitude=place.latitude, longitude=place.longitude, ward_code=place.ward_code,
+    )
+    session.add(person)
+    session.flush()
+    current = notice(templates_dir)
+    for purpose in privacy.CITIZEN_PURPOSES:
+        privacy.give(session, person_id=person.id, purpose=purpose, notice=current, method=ConsentMethod.online,
+                     recorded_by_account_id=account.id)
+    return person
