@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, *, engine=None, session_factory
     from app.accounts import api as accounts_api
     from app.accounts import views as accounts_views
     from app.privacy import views as privacy_views
+    from app.registry import admin_views as registry_admin_views
     from app.registry import api as registry_api
     from app.registry import views as registry_views
 
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, *, engine=None, session_factory
     app.include_router(pages.router)
     app.include_router(accounts_views.router)
     app.include_router(privacy_views.router)
+    app.include_router(registry_admin_views.router)
     app.include_router(registry_views.router)
     app.include_router(accounts_api.router)
     app.include_router(registry_api.router)

@@ -529,3 +529,77 @@ def in_matching(db: Session, *, kind: ItemKind, item_id: int) -> bool:
     model = kind.model
     return db.execute(select(func.count()).where(model.id == item_id, in_matching_clause(kind))).scalar_one() == 1
 
+
+
+# --- the skills taxonomy, kept by administrators -----------------------------------------------
+
+
+def _clean_synonyms(raw: Any) -> str:
+    text = _text(raw, "synonyms", max_length=1000)
+    words = [" ".join(word.casefold().split()) for word in text.replace("|", ",").split(",")]
+    return "|".join(dict.fromkeys(word for word in words if word))
+
+
+def _skill_code(name: str) -> str:
+    code = "".join(ch if ch.isalnum() else "_" for ch in name.casefold()).strip("_")
+    return "_".join(part for part in code.split("_") if part)[:60] or "skill"
+
+
+def create_skill(db: Session, *, raw: dict[str, Any]) -> Skill:
+    from app.registry.models import SkillCategory
+
+    values, errors = _collect(
+        {
+            "name": lambda: _text(raw.get("name"), "name", max_length=80, required="Enter the skill's name"),
+            "synonyms": lambda: _clean_synonyms(raw.get("synonyms")),
+            "category": lambda: _category(db, raw.get("category")),
+        }
+    )
+    if not errors:
+        code = _skill_code(values["name"])
+        if db.execute(select(Skill.id).where(Skill.code == code)).first() is not None:
+            errors.append(FieldError("name", "There is already a skill with this name"))
+    if errors:
+        raise InvalidInput(errors)
+    category: SkillCategory = values["category"]
+    position = db.execute(select(func.coalesce(func.max(Skill.position), 0))).scalar_one() + 1
+    skill = Skill(code=code, name=values["name"], synonyms=values["synonyms"], category_id=category.id, position=position)
+    db.add(skill)
+    db.flush()
+    return skill
+
+
+def update_skill(db: Session, *, skill: Skill, raw: dict[str, Any]) -> Skill:
+    """Rename, change synonyms or category, or retire a skill. Its code never changes: the API uses it."""
+    values, errors = _collect(
+        {
+            "name": lambda: _text(raw.get("name"), "name", max_length=80, required="Enter the skill's name"),
+            "synonyms": lambda: _clean_synonyms(raw.get("synonyms")),
+            "category": lambda: _category(db, raw.get("category")),
+        }
+    )
+    if errors:
+        raise InvalidInput(errors)
+    skill.name = values["name"]
+    skill.synonyms = values["synonyms"]
+    skill.category_id = values["category"].id
+    skill.active = raw.get("active") in (True, "yes", "on")
+    db.add(skill)
+    db.flush()
+    return skill
+
+
+def _category(db: Session, raw: Any):
+    from app.registry.models import SkillCategory
+
+    category = db.execute(select(SkillCategory).where(SkillCategory.code == raw)).scalars().first() if isinstance(raw, str) else None
+    if category is None:
+        _fail("category", "Choose a category")
+    return category
+
+
+def get_skill(db: Session, *, skill_id: int) -> Skill:
+    skill = db.get(Skill, skill_id)
+    if skill is None:
+        raise NotFound()
+    return skill
