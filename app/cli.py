@@ -1,4 +1,4 @@
-"""The `marketplace` command: serve, migrate, seed-demo, create-user."""
+"""The `marketplace` command: serve, migrate, seed-demo, create-user, import-postcodes, bench."""
 
 from __future__ import annotations
 
@@ -72,17 +72,27 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
-    from app.accounts import service
+    from app.accounts import service as accounts
     from app.accounts.models import Role
+    from app.registry import demo
 
     settings = get_settings()
     if settings.is_production:
         print("seed-demo refuses to run in production", file=sys.stderr)
         return 2
     with _session() as db:
+        if args.people:
+            summary = demo.generate_borough(db, people=args.people, seed=args.seed)
+            print(
+                f"demo borough (seed {args.seed}): {summary['people']} people, {summary['offers']} offers, "
+                f"{summary['requests']} help requests in {summary['wards']} wards ({summary['seconds']:.1f} s)"
+            )
         for email, name, role, password in DEMO_ACCOUNTS:
-            if service.find_account_by_email(db, email=email) is None:
-                service.create_account(db, email=email, name=name, role=Role(role), password=password, is_demo=True)
+            account = accounts.find_account_by_email(db, email=email)
+            if account is None:
+                account = accounts.create_account(db, email=email, name=name, role=Role(role), password=password, is_demo=True)
+            if account.role is Role.citizen:
+                demo.ensure_demo_person(db, account=account, templates_dir=str(settings.templates_dir))
         db.commit()
     print_demo_logins()
     return 0
@@ -119,6 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--people", type=int, default=0, help="citizens to generate (from the registry issue on)")
     seed.add_argument("--seed", type=int, default=1)
     seed.set_defaults(handler=cmd_seed_demo)
+
+    from app.registry.importer import add_bench_import, add_import_commands
+
+    add_import_commands(commands)
+    bench = commands.add_parser("bench", help="benchmarks that print their figures")
+    benches = bench.add_subparsers(dest="bench", required=True)
+    add_bench_import(benches)
+    from app.registry.bench import add_bench_pages
+
+    add_bench_pages(benches)
     return parser
 
 

@@ -24,7 +24,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -162,19 +163,22 @@ def _upsert_statement(dialect_name: str, table: sa.Table, key: str) -> Any:
     )
 
 
-def _write_batch(bind: Engine | Connection, statement_for: Callable[[str], Any], rows: list[dict]) -> None:
+@contextmanager
+def _connection(bind: Engine | Connection) -> Iterator[Connection]:
+    """One connection for the whole import (an Engine's own, or the caller's)."""
+    if isinstance(bind, Engine):
+        with bind.connect() as connection:
+            yield connection
+    else:
+        yield bind
+
+
+def _write_batch(connection: Connection, statement: Any, rows: list[dict]) -> None:
     """Write one batch in its own transaction (a savepoint if the caller already has one open)."""
     if not rows:
         return
-    if isinstance(bind, Engine):
-        with bind.begin() as connection:
-            connection.execute(statement_for(connection.dialect.name), rows)
-    elif bind.in_transaction():
-        with bind.begin_nested():
-            bind.execute(statement_for(bind.dialect.name), rows)
-    else:
-        with bind.begin():
-            bind.execute(statement_for(bind.dialect.name), rows)
+    with connection.begin_nested() if connection.in_transaction() else connection.begin():
+        connection.execute(statement, rows)
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -305,20 +309,20 @@ def import_postcodes(
         if header is None:
             raise PostcodeFileError(f"{path}: the file is empty")
 
-        def statement(dialect_name: str) -> Any:
-            return _upsert_statement(dialect_name, _POSTCODE_TABLE, "postcode")
-
         # A dict per batch: a postcode twice in one batch is written once (last one wins), which
         # PostgreSQL requires ("ON CONFLICT DO UPDATE command cannot affect row a second time").
-        batch: dict[str, dict[str, Any]] = {}
-        for row in _parse_rows(reader, header, result):
-            batch[row["postcode"]] = row
-            result.imported += 1
-            if len(batch) >= batch_size:
-                _write_batch(bind, statement, list(batch.values()))
-                batch.clear()
-                bar.update(raw.tell(), result.read)
-        _write_batch(bind, statement, list(batch.values()))
+        rows = _parse_rows(reader, header, result)
+        with _connection(bind) as connection:
+            statement = _upsert_statement(connection.dialect.name, _POSTCODE_TABLE, "postcode")
+            batch: dict[str, dict[str, Any]] = {}
+            for row in rows:
+                batch[row["postcode"]] = row
+                result.imported += 1
+                if len(batch) >= batch_size:
+                    _write_batch(connection, statement, list(batch.values()))
+                    batch.clear()
+                    bar.update(raw.tell(), result.read)
+            _write_batch(connection, statement, list(batch.values()))
         bar.finish(raw.tell(), result.read)
     result.seconds = time.monotonic() - started
     return result
@@ -346,23 +350,22 @@ def import_ward_names(
         if i_code is None or i_name is None:
             raise PostcodeFileError(f"{path}: the ward names file needs a header with 'code' and 'name' columns")
 
-        def statement(dialect_name: str) -> Any:
-            return _upsert_statement(dialect_name, _WARD_TABLE, "code")
-
         written = 0
-        batch: dict[str, dict[str, str]] = {}
-        for row in reader:
-            if len(row) <= max(i_code, i_name):
-                continue
-            code, name = row[i_code].strip().upper(), " ".join(row[i_name].split())
-            if not code or len(code) > CODE_LENGTH or not name or len(name) > WARD_NAME_LENGTH:
-                continue
-            batch[code] = {"code": code, "name": name}
-            written += 1
-            if len(batch) >= batch_size:
-                _write_batch(bind, statement, list(batch.values()))
-                batch.clear()
-        _write_batch(bind, statement, list(batch.values()))
+        with _connection(bind) as connection:
+            statement = _upsert_statement(connection.dialect.name, _WARD_TABLE, "code")
+            batch: dict[str, dict[str, str]] = {}
+            for row in reader:
+                if len(row) <= max(i_code, i_name):
+                    continue
+                code, name = row[i_code].strip().upper(), " ".join(row[i_name].split())
+                if not code or len(code) > CODE_LENGTH or not name or len(name) > WARD_NAME_LENGTH:
+                    continue
+                batch[code] = {"code": code, "name": name}
+                written += 1
+                if len(batch) >= batch_size:
+                    _write_batch(connection, statement, list(batch.values()))
+                    batch.clear()
+            _write_batch(connection, statement, list(batch.values()))
     return written
 
 
@@ -447,10 +450,14 @@ def write_synthetic_onspd(path: str | os.PathLike[str], rows: int, *, seed: int 
 
 
 def _delete_synthetic(bind: Engine, rows: int, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    # One statement with an expanding parameter: a fresh `in_(chunk)` each time would keep every
+    # chunk alive in SQLAlchemy's statement cache.
+    delete = _POSTCODE_TABLE.delete().where(_POSTCODE_TABLE.c.postcode.in_(sa.bindparam("postcodes", expanding=True)))
     postcodes = synthetic_postcodes(rows)
-    while chunk := list(itertools.islice(postcodes, batch_size)):
-        with bind.begin() as connection:
-            connection.execute(_POSTCODE_TABLE.delete().where(_POSTCODE_TABLE.c.postcode.in_(chunk)))
+    with bind.connect() as connection:
+        while chunk := list(itertools.islice(postcodes, batch_size)):
+            with connection.begin():
+                connection.execute(delete, {"postcodes": chunk})
 
 
 def _peak_rss_mb() -> float:
