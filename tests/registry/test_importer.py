@@ -30,9 +30,7 @@ from app.registry.importer import (
 )
 from app.registry.models import PostcodeLocation, Ward
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "onspd_sample.csv"
-if not SAMPLE.exists():  # the shared folder sits beside the checkout
-    SAMPLE = Path("/work/shared/data/onspd_sample.csv")
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "onspd_sample.csv"
 MARKETPLACE = str(Path(sys.executable).parent / "marketplace")
 
 
