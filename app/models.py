@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from app.accounts.models import Account, ApiToken, LoginAttempt, PasswordResetToken, UserSession
+from app.matching.models import Match, MatchRun
 from app.privacy.models import ConsentRecord
 from app.registry.models import (
     HelpRequest,
@@ -25,6 +26,8 @@ __all__ = [
     "HelpRequest",
     "HelpRequestSkill",
     "LoginAttempt",
+    "Match",
+    "MatchRun",
     "Offer",
     "OfferSkill",
     "PasswordResetToken",

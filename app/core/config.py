@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = 10.0
     outbox_dir: Path = PROJECT_ROOT / "var" / "outbox"
 
+    # Matching: how much each part of a score counts (they are normalised by their sum), and how
+    # many of each request's best offers the whole-area allocation considers.
+    match_weight_skills: float = 0.45
+    match_weight_distance: float = 0.25
+    match_weight_time: float = 0.20
+    match_weight_fresh: float = 0.10
+    match_weight_category: float = 0.0
+    match_remote_distance_part: float = 0.5
+    match_candidates_per_request: int = 25
+
     log_level: str = "INFO"
 
     @model_validator(mode="after")

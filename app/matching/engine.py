@@ -1,0 +1,470 @@
+"""The matching engine: pure functions from plain data to ranked, explained candidates.
+
+No database and no request here. The service loads sides (offers and help requests) into
+columnar `SideTable`s; the engine gathers candidates through a skill index, applies the hard
+rules, scores what survives with numpy, and explains each score in words a person can read.
+The same code scores one pair, one item's suggestions and a whole borough's allocation.
+
+Scores are integers from 0 to 1000, so totals are exact and comparable between solvers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.registry.availability import describe
+
+SCORE_SCALE = 1000
+EARTH_RADIUS_KM = 6371.0088
+IN_PERSON, REMOTE, EITHER = "in_person", "remote", "either"
+MODE_CODES = {IN_PERSON: 0, REMOTE: 1, EITHER: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """How much each part of a score counts (settings MARKETPLACE_MATCH_WEIGHT_*; see the README)."""
+
+    skills: float = 0.45
+    distance: float = 0.25
+    time: float = 0.20
+    fresh: float = 0.10
+    # A skill in the same category (another language, say) counts this fraction of a shared
+    # skill; 0 means only shared skills can make a pair.
+    category: float = 0.0
+    # The distance part for a pair that can only meet by phone or online.
+    remote_distance_part: float = 0.5
+
+    @property
+    def total(self) -> float:
+        return self.skills + self.distance + self.time + self.fresh
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """An offer or a help request as matching sees it."""
+
+    id: int
+    person_id: int
+    skills: frozenset[int]
+    mode: str
+    latitude: float | None
+    longitude: float | None
+    max_distance_km: float
+    slots: int
+    categories: frozenset[int] = frozenset()
+    active: bool = True  # status active and not expired
+    consents: bool = True  # the person holds `matching` consent
+    capacity: int = 1  # offers: people at once
+    used: int = 0  # offers: open matches already held
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    offer_id: int
+    request_id: int
+    score: int
+    parts: Mapping[str, float]
+    distance_km: float | None  # None when the pair can only meet remotely
+    shared_skills: frozenset[int]
+    shared_slots: int
+    remote: bool
+
+    def rounded_distance(self) -> float | None:
+        return round_distance(self.distance_km)
+
+
+@dataclass(slots=True)
+class Context:
+    """What the rules need beyond the two sides."""
+
+    declined: frozenset[tuple[int, int]] = frozenset()  # (offer_id, request_id) pairs once declined
+
+
+class KeySpace:
+    """Dense bit positions for skill (or category) ids, shared by the offer and request tables."""
+
+    def __init__(self, keys: Iterable[int]):
+        self.bit = {key: i for i, key in enumerate(sorted(set(keys)))}
+        self.words = max(1, -(-len(self.bit) // 64))
+
+    def words_for(self, sides: Sequence[Side], attribute: str) -> np.ndarray:
+        out = np.zeros((len(sides), self.words), np.uint64)
+        for row, side in enumerate(sides):
+            for key in getattr(side, attribute):
+                bit = self.bit.get(key)
+                if bit is not None:
+                    out[row, bit // 64] |= np.uint64(1 << (bit % 64))
+        return out
+
+    def below(self, key: int) -> np.ndarray:
+        """Per word, the bits of every key ordered before `key`."""
+        bit = self.bit[key]
+        out = np.zeros(self.words, np.uint64)
+        out[: bit // 64] = np.uint64(0xFFFFFFFFFFFFFFFF)
+        out[bit // 64] = np.uint64((1 << (bit % 64)) - 1)
+        return out
+
+
+def key_spaces(*groups: Sequence[Side]) -> tuple[KeySpace, KeySpace]:
+    sides = [side for group in groups for side in group]
+    return KeySpace(k for s in sides for k in s.skills), KeySpace(k for s in sides for k in s.categories)
+
+
+class SideTable:
+    """Many sides as columns, with an index from skill (and category) to rows (ordered by row)."""
+
+    def __init__(self, sides: Sequence[Side], spaces: tuple[KeySpace, KeySpace] | None = None):
+        self.sides = list(sides)
+        self.skill_space, self.category_space = spaces or key_spaces(self.sides)
+        n = len(self.sides)
+        self.ids = np.fromiter((s.id for s in sides), np.int64, n)
+        self.person_ids = np.fromiter((s.person_id for s in sides), np.int64, n)
+        self.mode = np.fromiter((MODE_CODES[s.mode] for s in sides), np.int8, n)
+        self.lat = np.fromiter((np.nan if s.latitude is None else s.latitude for s in sides), np.float64, n)
+        self.lon = np.fromiter((np.nan if s.longitude is None else s.longitude for s in sides), np.float64, n)
+        self.max_km = np.fromiter((s.max_distance_km for s in sides), np.float64, n)
+        self.slots = np.fromiter((s.slots for s in sides), np.int64, n)
+        self.skill_count = np.fromiter((len(s.skills) for s in sides), np.int64, n)
+        self.category_count = np.fromiter((len(s.categories) for s in sides), np.int64, n)
+        self.capacity = np.fromiter((s.capacity for s in sides), np.int64, n)
+        self.used = np.fromiter((s.used for s in sides), np.int64, n)
+        self.eligible = np.fromiter((s.active and s.consents for s in sides), np.bool_, n)
+        self.row_of = {s.id: i for i, s in enumerate(sides)}
+        self.by_skill = _index(sides, lambda s: s.skills)
+        self.by_category = _index(sides, lambda s: s.categories)
+        self.skill_words = self.skill_space.words_for(self.sides, "skills")
+        self.category_words = self.category_space.words_for(self.sides, "categories")
+
+    def __len__(self) -> int:
+        return len(self.sides)
+
+
+def _index(sides: Sequence[Side], keys) -> dict[int, np.ndarray]:
+    rows: dict[int, list[int]] = {}
+    for row, side in enumerate(sides):
+        for key in keys(side):
+            rows.setdefault(key, []).append(row)
+    return {key: np.asarray(value, dtype=np.int64) for key, value in rows.items()}
+
+
+def distance_km(lat1, lon1, lat2, lon2):
+    """Great-circle distance (haversine), on numbers or arrays; symmetric by construction."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+
+
+def round_distance(km: float | None) -> float | None:
+    """What citizens see: to the nearest 0.5 km and never under 0.5, so nobody can be located."""
+    if km is None:
+        return None
+    return max(0.5, round(km * 2) / 2)
+
+
+@dataclass(slots=True)
+class Scored:
+    """Aligned arrays for the pairs that passed every hard rule."""
+
+    offer_rows: np.ndarray
+    request_rows: np.ndarray
+    scores: np.ndarray
+    skill_part: np.ndarray
+    distance_part: np.ndarray
+    time_part: np.ndarray
+    fresh_part: np.ndarray
+    km: np.ndarray  # nan where the pair meets remotely
+    shared_slots: np.ndarray
+
+
+def _popcount(words: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
+
+
+def pairs_sharing_a_key(
+    offers: SideTable,
+    offer_rows: np.ndarray | None,
+    requests: SideTable,
+    request_rows: np.ndarray,
+    weights: Weights,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every (offer, request) pair sharing a skill (or, when the weights allow, a category),
+    found through the index rather than by scanning every pair, each pair once.
+
+    `offer_rows` limits the offers considered (None: all). Returns aligned arrays: offer rows,
+    request rows, shared skills and shared categories.
+    """
+    by_category = weights.category > 0
+    index = offers.by_category if by_category else offers.by_skill
+    request_index = requests.by_category if by_category else requests.by_skill
+    space = offers.category_space if by_category else offers.skill_space
+    o_words = offers.category_words if by_category else offers.skill_words
+    r_words = requests.category_words if by_category else requests.skill_words
+    wanted = np.sort(request_rows)
+    allowed = None
+    if offer_rows is not None:
+        allowed = np.zeros(len(offers), np.bool_)
+        allowed[offer_rows] = True
+    blocks_o, blocks_r = [], []
+    for key, rows_with_key in request_index.items():
+        if key not in index:
+            continue
+        rr = rows_with_key[np.isin(rows_with_key, wanted, assume_unique=True)] if len(wanted) < len(requests) else rows_with_key
+        if len(rr) == 0:
+            continue
+        oo = index[key]
+        if allowed is not None:
+            oo = oo[allowed[oo]]
+        if len(oo) == 0:
+            continue
+        o = np.tile(oo, len(rr))
+        r = np.repeat(rr, len(oo))
+        # Keep the pair only under the first key the two sides share, so each pair appears once.
+        below = space.below(key)
+        first = ~((o_words[o] & r_words[r] & below).any(axis=1))
+        blocks_o.append(o[first])
+        blocks_r.append(r[first])
+    if not blocks_o:
+        empty = np.empty(0, np.int64)
+        return empty, empty, empty, empty
+    o = np.concatenate(blocks_o)
+    r = np.concatenate(blocks_r)
+    shared_skills = _popcount(offers.skill_words[o] & requests.skill_words[r])
+    shared_categories = _popcount(offers.category_words[o] & requests.category_words[r])
+    return o, r, shared_skills, shared_categories
+
+
+def score_pairs(
+    offers: SideTable,
+    offer_rows: np.ndarray,
+    requests: SideTable,
+    request_rows: np.ndarray,
+    shared_skills: np.ndarray,
+    shared_categories: np.ndarray,
+    weights: Weights,
+    context: Context,
+) -> Scored:
+    """Hard rules, then the score, for aligned pairs of rows. Every rule is applied here.
+
+    The cheap rules run first and the arrays shrink before distances are computed.
+    """
+    o, r = offer_rows, request_rows
+    shared_slots = offers.slots[o] & requests.slots[r]
+    om, rm = offers.mode[o], requests.mode[r]
+    remote_ok = (om != 0) & (rm != 0)
+    person_ok = (om != 1) & (rm != 1)
+    keep = offers.eligible[o] & requests.eligible[r]
+    keep &= offers.person_ids[o] != requests.person_ids[r]
+    keep &= shared_slots != 0
+    keep &= remote_ok | person_ok
+    if weights.category > 0:
+        keep &= (shared_skills > 0) | (shared_categories > 0)
+    else:
+        keep &= shared_skills > 0
+    idx = np.flatnonzero(keep)
+    o, r, shared_slots, remote_ok, person_ok = o[idx], r[idx], shared_slots[idx], remote_ok[idx], person_ok[idx]
+    shared_skills, shared_categories = shared_skills[idx], shared_categories[idx]
+
+    km = distance_km(offers.lat[o], offers.lon[o], requests.lat[r], requests.lon[r])
+    limit = np.minimum(offers.max_km[o], requests.max_km[r])
+    with np.errstate(invalid="ignore"):
+        in_person = person_ok & (km <= limit)  # nan (no location) is never within a limit
+    keep = in_person | remote_ok
+    if context.declined and keep.any():
+        keep &= ~np.fromiter(
+            ((int(a), int(b)) in context.declined for a, b in zip(offers.ids[o], requests.ids[r], strict=True)),
+            np.bool_,
+            len(o),
+        )
+    idx = np.flatnonzero(keep)
+    o, r, shared_slots, in_person, km, limit = o[idx], r[idx], shared_slots[idx], in_person[idx], km[idx], limit[idx]
+    shared_skills, shared_categories = shared_skills[idx], shared_categories[idx]
+
+    skill_part = shared_skills / np.maximum(1, requests.skill_count[r])
+    if weights.category > 0:
+        by_category = weights.category * shared_categories / np.maximum(1, requests.category_count[r])
+        skill_part = np.where(shared_skills > 0, skill_part, by_category)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        distance_part = np.where(in_person, np.where(limit > 0, 1.0 - km / limit, 1.0), weights.remote_distance_part)
+    time_part = np.minimum(1.0, np.bitwise_count(shared_slots) / np.maximum(1, np.bitwise_count(requests.slots[r])))
+    fresh_part = 1.0 - np.minimum(1.0, offers.used[o] / np.maximum(1, offers.capacity[o]))
+    weighted = (
+        weights.skills * skill_part + weights.distance * distance_part + weights.time * time_part + weights.fresh * fresh_part
+    ) / weights.total
+    scores = np.maximum(1, np.rint(SCORE_SCALE * weighted)).astype(np.int64)
+    return Scored(o, r, scores, skill_part, distance_part, time_part, fresh_part, np.where(in_person, km, np.nan), shared_slots)
+
+
+def offers_for_request(offers: SideTable, requests: SideTable, request_row: int, weights: Weights, context: Context) -> Scored:
+    o, r, shared, same_category = pairs_sharing_a_key(offers, None, requests, np.array([request_row]), weights)
+    return score_pairs(offers, o, requests, r, shared, same_category, weights, context)
+
+
+def requests_for_offer(offers: SideTable, requests: SideTable, offer_row: int, weights: Weights, context: Context) -> Scored:
+    o, r, shared, same_category = pairs_sharing_a_key(
+        offers, np.array([offer_row]), requests, np.arange(len(requests)), weights
+    )
+    return score_pairs(offers, o, requests, r, shared, same_category, weights, context)
+
+
+def top(scored: Scored, k: int, by_offer: bool) -> np.ndarray:
+    """Positions of the k best pairs, best first; ties go to the earlier row (tables are loaded in
+    id order), so results are stable."""
+    if len(scored.scores) == 0 or k <= 0:
+        return np.empty(0, np.int64)
+    tie = scored.offer_rows if by_offer else scored.request_rows
+    order = np.lexsort((tie, -scored.scores))
+    return order[:k]
+
+
+def candidates(scored: Scored, positions: np.ndarray, offers: SideTable, requests: SideTable) -> list[Candidate]:
+    out = []
+    for p in positions.tolist():
+        o, r = int(scored.offer_rows[p]), int(scored.request_rows[p])
+        km = float(scored.km[p])
+        out.append(
+            Candidate(
+                offer_id=int(offers.ids[o]),
+                request_id=int(requests.ids[r]),
+                score=int(scored.scores[p]),
+                parts={
+                    "skills": round(float(scored.skill_part[p]), 4),
+                    "distance": round(float(scored.distance_part[p]), 4),
+                    "time": round(float(scored.time_part[p]), 4),
+                    "fresh": round(float(scored.fresh_part[p]), 4),
+                },
+                distance_km=None if np.isnan(km) else km,
+                shared_skills=offers.sides[o].skills & requests.sides[r].skills,
+                shared_slots=int(scored.shared_slots[p]),
+                remote=bool(np.isnan(km)),
+            )
+        )
+    return out
+
+
+def rank_offers_for_request(
+    request: Side, offers: Sequence[Side], weights: Weights, context: Context, k: int
+) -> list[Candidate]:
+    """The best k offers for one help request, best first."""
+    spaces = key_spaces(offers, [request])
+    offer_table, request_table = SideTable(offers, spaces), SideTable([request], spaces)
+    scored = offers_for_request(offer_table, request_table, 0, weights, context)
+    return candidates(scored, top(scored, k, by_offer=True), offer_table, request_table)
+
+
+def rank_requests_for_offer(
+    offer: Side, requests: Sequence[Side], weights: Weights, context: Context, k: int
+) -> list[Candidate]:
+    """The best k help requests for one offer, best first."""
+    spaces = key_spaces([offer], requests)
+    offer_table, request_table = SideTable([offer], spaces), SideTable(requests, spaces)
+    scored = requests_for_offer(offer_table, request_table, 0, weights, context)
+    return candidates(scored, top(scored, k, by_offer=False), offer_table, request_table)
+
+
+def evaluate(offer: Side, request: Side, weights: Weights, context: Context) -> Candidate | None:
+    """One pair: a scored candidate, or None when a hard rule refuses it."""
+    found = rank_offers_for_request(request, [offer], weights, context, 1)
+    return found[0] if found else None
+
+
+@dataclass(slots=True)
+class Graph:
+    """The candidate pairs for allocation, as aligned arrays of rows and exact scores."""
+
+    offer_rows: np.ndarray
+    request_rows: np.ndarray
+    scores: np.ndarray
+
+
+def candidate_graph(
+    offers: SideTable,
+    requests: SideTable,
+    weights: Weights,
+    context: Context,
+    per_request: int,
+    chunk_pairs: int = 4_000_000,
+) -> Graph:
+    """Each eligible request's best `per_request` offers (every feasible offer when 0).
+
+    Requests are taken in chunks so that the pair arrays stay within memory.
+    """
+    eligible = np.flatnonzero(requests.eligible)
+    # Rough pairs per request, to size the chunks: the offers sharing its keys.
+    sizes = np.zeros(len(requests), np.int64)
+    for key, rows in requests.by_skill.items():
+        sizes[rows] += len(offers.by_skill.get(key, ()))
+    out_o, out_r, out_s = [], [], []
+    start = 0
+    while start < len(eligible):
+        budget, stop = 0, start
+        while stop < len(eligible) and (stop == start or budget + sizes[eligible[stop]] <= chunk_pairs):
+            budget += sizes[eligible[stop]]
+            stop += 1
+        chunk = eligible[start:stop]
+        start = stop
+        o, r, shared, same_category = pairs_sharing_a_key(offers, None, requests, chunk, weights)
+        scored = score_pairs(offers, o, requests, r, shared, same_category, weights, context)
+        keep = _best_per_request(scored, per_request)
+        out_o.append(scored.offer_rows[keep])
+        out_r.append(scored.request_rows[keep])
+        out_s.append(scored.scores[keep])
+    if not out_o:
+        empty = np.empty(0, np.int64)
+        return Graph(empty, empty, empty)
+    return Graph(np.concatenate(out_o), np.concatenate(out_r), np.concatenate(out_s))
+
+
+def _best_per_request(scored: Scored, per_request: int) -> np.ndarray:
+    """Positions of each request's best `per_request` pairs (ties: earlier offer row)."""
+    n = len(scored.scores)
+    if n == 0 or per_request <= 0:
+        return np.arange(n)
+    # One sort on a packed key: request, then score descending, then offer row.
+    key = (
+        (scored.request_rows.astype(np.int64) << 42)
+        | ((SCORE_SCALE - scored.scores).astype(np.int64) << 31)
+        | scored.offer_rows.astype(np.int64)
+    )
+    order = np.argsort(key, kind="stable")
+    rows_sorted = scored.request_rows[order]
+    starts = np.flatnonzero(np.r_[True, rows_sorted[1:] != rows_sorted[:-1]])
+    rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    return order[rank < per_request]
+
+
+def explain(candidate: Candidate, skill_names: Mapping[int, str]) -> str:
+    """'Shares Gardening · about 1.5 km apart · both free Tuesday mornings'."""
+    names = sorted(skill_names.get(s, "a skill") for s in candidate.shared_skills)
+    pieces = ["Shares " + _and_list(names) if names else "A similar kind of help"]
+    if candidate.remote:
+        pieces.append("by phone or online")
+    else:
+        pieces.append(f"about {round_distance(candidate.distance_km):g} km apart")
+    pieces.append("both free " + describe(candidate.shared_slots))
+    return " · ".join(pieces)
+
+
+def _and_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+__all__ = [
+    "Candidate",
+    "Context",
+    "Side",
+    "SideTable",
+    "Weights",
+    "Graph",
+    "KeySpace",
+    "candidate_graph",
+    "key_spaces",
+    "distance_km",
+    "evaluate",
+    "explain",
+    "rank_offers_for_request",
+    "rank_requests_for_offer",
+    "round_distance",
+]

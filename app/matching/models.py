@@ -1,0 +1,95 @@
+"""Matches between an offer and a help request, and the allocation runs that suggest them."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from app.core.db import UTCDateTime, enum_column, utcnow
+
+
+class MatchStatus(str, enum.Enum):
+    suggested = "suggested"
+    proposed = "proposed"
+    accepted = "accepted"
+    active = "active"
+    completed = "completed"
+    declined = "declined"
+    cancelled = "cancelled"
+
+
+OPEN_STATUSES = (MatchStatus.suggested, MatchStatus.proposed, MatchStatus.accepted, MatchStatus.active)
+# The status machine of DESIGN.md; the brokering workflow (a later issue) walks it.
+TRANSITIONS = {
+    MatchStatus.suggested: {MatchStatus.proposed, MatchStatus.declined, MatchStatus.cancelled},
+    MatchStatus.proposed: {MatchStatus.accepted, MatchStatus.declined, MatchStatus.cancelled},
+    MatchStatus.accepted: {MatchStatus.active, MatchStatus.cancelled},
+    MatchStatus.active: {MatchStatus.completed, MatchStatus.cancelled},
+    MatchStatus.completed: set(),
+    MatchStatus.declined: set(),
+    MatchStatus.cancelled: set(),
+}
+
+
+class Answer(str, enum.Enum):
+    pending = "pending"
+    yes = "yes"
+    no = "no"
+
+
+class MatchRun(SQLModel, table=True):
+    __tablename__ = "match_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
+    finished_at: datetime | None = Field(sa_type=UTCDateTime, default=None)
+    ward_code: str | None = Field(default=None, max_length=9)
+    triggered_by_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
+    requests_considered: int = 0
+    offers_considered: int = 0
+    candidate_pairs: int = 0
+    requests_covered: int = 0
+    offers_used: int = 0
+    new_suggestions: int = 0
+    total_score: int = 0
+    milliseconds: int = 0
+
+
+class Match(SQLModel, table=True):
+    __table_args__ = (
+        # One open match per pair, so a re-run can never duplicate a suggestion still open.
+        sa.Index(
+            "uq_match_open_pair",
+            "offer_id",
+            "request_id",
+            unique=True,
+            sqlite_where=sa.text("status IN ('suggested', 'proposed', 'accepted', 'active')"),
+            postgresql_where=sa.text("status IN ('suggested', 'proposed', 'accepted', 'active')"),
+        ),
+        sa.Index("ix_match_request_id_status", "request_id", "status"),
+        sa.Index("ix_match_offer_id_status", "offer_id", "status"),
+        sa.CheckConstraint("score >= 0 AND score <= 1000", name="score_range"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    offer_id: int = Field(foreign_key="offer.id", ondelete="CASCADE")
+    request_id: int = Field(foreign_key="help_request.id", ondelete="CASCADE")
+    run_id: int | None = Field(default=None, foreign_key="match_run.id", index=True, ondelete="SET NULL")
+    status: MatchStatus = Field(sa_type=enum_column(MatchStatus, 16), default=MatchStatus.suggested)
+    score: int  # 0..1000, exact
+    breakdown: dict = Field(sa_type=sa.JSON, default_factory=dict)
+    explanation: str = Field(max_length=300)
+    distance_km: float | None = None  # rounded to 0.5 km
+    offer_answer: Answer = Field(sa_type=enum_column(Answer, 8), default=Answer.pending)
+    request_answer: Answer = Field(sa_type=enum_column(Answer, 8), default=Answer.pending)
+    brokered_by_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
+    minutes_given: int | None = None  # time given, in whole minutes (exact)
+    outcome: str | None = Field(default=None, max_length=2000)
+    # Optimistic locking: every change is `UPDATE … WHERE version = :seen`, so two linkers cannot
+    # both broker the same match (the service checks the row count).
+    version: int = Field(default=1)
+    created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
+    updated_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)

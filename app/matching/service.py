@@ -1,0 +1,298 @@
+"""Matching rules that need the database: load sides, suggest, allocate, store matches.
+
+The scoring itself is the pure engine's; this module only decides what to load and what to save.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from app.accounts.models import Account
+from app.core.config import Settings
+from app.core.db import utcnow
+from app.matching import engine
+from app.matching.allocation import allocate_edges
+from app.matching.engine import Candidate, Context, Side, SideTable, Weights
+from app.matching.models import OPEN_STATUSES, Match, MatchRun, MatchStatus
+from app.registry import availability
+from app.registry.models import ItemMode, Skill
+from app.registry.service import OFFER, REQUEST, ItemKind, in_matching_clause
+
+KM_PER_DEGREE_LAT = 111.2
+
+
+def weights_from(settings: Settings) -> Weights:
+    return Weights(
+        skills=settings.match_weight_skills,
+        distance=settings.match_weight_distance,
+        time=settings.match_weight_time,
+        fresh=settings.match_weight_fresh,
+        category=settings.match_weight_category,
+        remote_distance_part=settings.match_remote_distance_part,
+    )
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What an owner may see of a candidate: no name, no contact, a rounded distance."""
+
+    other_id: int
+    score: float
+    distance_km: float | None
+    shared_skills: list[str]
+    shared_slots: list[str]
+    explanation: str
+
+
+# --- loading sides ---------------------------------------------------------------------------
+
+
+def _skill_maps(db: Session) -> tuple[dict[int, str], dict[int, str], dict[int, int]]:
+    rows = db.execute(select(Skill.id, Skill.code, Skill.name, Skill.category_id)).all()
+    return {r.id: r.code for r in rows}, {r.id: r.name for r in rows}, {r.id: r.category_id for r in rows}
+
+
+def _open_counts(db: Session, offer_ids: Sequence[int] | None = None) -> dict[int, int]:
+    statement = select(Match.offer_id, func.count()).where(Match.status.in_(OPEN_STATUSES)).group_by(Match.offer_id)
+    if offer_ids is not None:
+        statement = statement.where(Match.offer_id.in_(offer_ids))
+    return dict(db.connection().execute(statement).all())
+
+
+def _sides(
+    db: Session,
+    kind: ItemKind,
+    conditions: list,
+    categories: dict[int, int],
+    *,
+    live: bool = True,
+    through_skills: Sequence[int] | None = None,
+) -> list[Side]:
+    """Sides for the items matching `conditions` (and live for matching), in id order, with skills.
+
+    One query returns each item once per skill; Core execution skips the ORM's row handling,
+    which matters when a popular skill brings thousands of rows.
+    """
+    model = kind.model
+    link, link_column = kind.link, kind.link_item_column
+    columns = [
+        model.id, model.person_id, model.mode, model.latitude, model.longitude,
+        model.max_distance_km, model.availability, link.skill_id,
+    ]
+    if kind is OFFER:
+        columns.append(model.capacity)
+    where = and_(*conditions, in_matching_clause(kind)) if live else and_(*conditions)
+    if through_skills is not None:
+        # Start from the skill index, so the database reads only items that share a skill.
+        hit = aliased(link)
+        hit_column = getattr(hit, kind.link_item_field)
+        statement = (
+            select(*columns)
+            .select_from(hit)
+            .join(model, model.id == hit_column)
+            .join(link, link_column == model.id)
+            .where(hit.skill_id.in_(list(through_skills)), where)
+        )
+    else:
+        statement = select(*columns).join(link, link_column == model.id).where(where).order_by(model.id)
+    rows = db.connection().execute(statement).all()
+    if not rows:
+        return []
+    rows.sort(key=lambda row: row[0])
+    is_offer = kind is OFFER
+    items: dict[int, tuple] = {}
+    skills: dict[int, set[int]] = {}
+    for row in rows:
+        if row[0] not in items:
+            items[row[0]] = row
+            skills[row[0]] = set()
+        skills[row[0]].add(row[7])
+    used = _open_counts(db, list(items) if len(items) < 1000 else None) if is_offer else {}
+    modes = {mode: mode.value for mode in ItemMode} | {mode.value: mode.value for mode in ItemMode}
+    return [
+        Side(
+            id=item_id,
+            person_id=row[1],
+            skills=frozenset(skills[item_id]),
+            categories=frozenset(categories[k] for k in skills[item_id] if k in categories),
+            mode=modes[row[2]],
+            latitude=row[3],
+            longitude=row[4],
+            max_distance_km=row[5],
+            slots=row[6],
+            capacity=row[8] if is_offer else 1,
+            used=used.get(item_id, 0),
+        )
+        for item_id, row in items.items()
+    ]
+
+
+def _declined(db: Session, *, offer_ids: Sequence[int] | None = None, request_ids: Sequence[int] | None = None) -> frozenset:
+    statement = select(Match.offer_id, Match.request_id).where(Match.status == MatchStatus.declined)
+    if offer_ids is not None:
+        statement = statement.where(Match.offer_id.in_(offer_ids))
+    if request_ids is not None:
+        statement = statement.where(Match.request_id.in_(request_ids))
+    return frozenset((a, b) for a, b in db.execute(statement).all())
+
+
+def _nearby_or_remote(model, side: Side, radius_km: float) -> list:
+    """SQL narrowing: the other side's item is within the bounding box, or both could meet remotely."""
+    conditions = []
+    if side.mode in (engine.IN_PERSON, engine.EITHER) and side.latitude is not None:
+        dlat = radius_km / KM_PER_DEGREE_LAT
+        dlon = radius_km / (KM_PER_DEGREE_LAT * max(0.01, math.cos(math.radians(side.latitude))))
+        conditions.append(
+            and_(
+                model.mode != ItemMode.remote,
+                model.latitude.between(side.latitude - dlat, side.latitude + dlat),
+                model.longitude.between(side.longitude - dlon, side.longitude + dlon),
+            )
+        )
+    if side.mode in (engine.REMOTE, engine.EITHER):
+        conditions.append(model.mode != ItemMode.in_person)
+    return [or_(*conditions)] if conditions else [model.id < 0]
+
+
+# --- suggestions -----------------------------------------------------------------------------
+
+
+def _suggestions(db: Session, settings: Settings, *, kind: ItemKind, item_id: int, limit: int) -> list[Suggestion]:
+    codes, names, categories = _skill_maps(db)
+    own = _sides(db, kind, [kind.model.id == item_id], categories)
+    if not own:
+        return []  # not live, or the owner withdrew consent: nothing is suggested
+    side = own[0]
+    other = REQUEST if kind is OFFER else OFFER
+    model = other.model
+    weights = weights_from(settings)
+    if weights.category > 0:
+        through = [skill for skill, category in categories.items() if category in side.categories]
+    else:
+        through = sorted(side.skills)
+    conditions = [
+        model.availability.op("&")(side.slots) != 0,
+        model.person_id != side.person_id,
+        *_nearby_or_remote(model, side, side.max_distance_km),
+    ]
+    others = _sides(db, other, conditions, categories, through_skills=through)
+    if kind is OFFER:
+        context = Context(declined=_declined(db, offer_ids=[item_id]))
+        found = engine.rank_requests_for_offer(side, others, weights, context, limit)
+    else:
+        context = Context(declined=_declined(db, request_ids=[item_id]))
+        found = engine.rank_offers_for_request(side, others, weights, context, limit)
+    return [_suggestion(c, kind, codes, names) for c in found]
+
+
+def _suggestion(candidate: Candidate, kind: ItemKind, codes: dict[int, str], names: dict[int, str]) -> Suggestion:
+    return Suggestion(
+        other_id=candidate.request_id if kind is OFFER else candidate.offer_id,
+        score=round(candidate.score / engine.SCORE_SCALE, 3),
+        distance_km=engine.round_distance(candidate.distance_km),
+        shared_skills=sorted(codes[s] for s in candidate.shared_skills),
+        shared_slots=availability.from_mask(candidate.shared_slots),
+        explanation=engine.explain(candidate, names),
+    )
+
+
+def suggestions_for_request(db: Session, settings: Settings, *, request_id: int, limit: int = 10) -> list[Suggestion]:
+    return _suggestions(db, settings, kind=REQUEST, item_id=request_id, limit=limit)
+
+
+def suggestions_for_offer(db: Session, settings: Settings, *, offer_id: int, limit: int = 10) -> list[Suggestion]:
+    return _suggestions(db, settings, kind=OFFER, item_id=offer_id, limit=limit)
+
+
+# --- allocation ------------------------------------------------------------------------------
+
+
+@dataclass
+class Allocation:
+    """An allocation computed from sides, before anything is saved."""
+
+    offers: SideTable
+    requests: SideTable
+    chosen: list[Candidate]
+    candidate_pairs: int
+
+
+def compute_allocation(
+    offer_sides: Sequence[Side], request_sides: Sequence[Side], weights: Weights, context: Context, per_request: int
+) -> Allocation:
+    spaces = engine.key_spaces(offer_sides, request_sides)
+    offers, requests = SideTable(offer_sides, spaces), SideTable(request_sides, spaces)
+    graph = engine.candidate_graph(offers, requests, weights, context, per_request)
+    remaining = np.maximum(0, offers.capacity - offers.used)
+    picked = allocate_edges(graph.offer_rows, graph.request_rows, graph.scores, remaining)
+    o, r = graph.offer_rows[picked], graph.request_rows[picked]
+    shared = engine._popcount(offers.skill_words[o] & requests.skill_words[r])
+    same_category = engine._popcount(offers.category_words[o] & requests.category_words[r])
+    scored = engine.score_pairs(offers, o, requests, r, shared, same_category, weights, context)
+    chosen = engine.candidates(scored, np.arange(len(scored.scores)), offers, requests)
+    return Allocation(offers, requests, chosen, len(graph.scores))
+
+
+def run_allocation(
+    db: Session, settings: Settings, *, account: Account | None = None, ward_code: str | None = None
+) -> MatchRun:
+    """Suggest the best whole-area set of pairs, as `suggested` matches, and record the run.
+
+    Requests that already hold an open match sit this run out, and offers bring only their
+    unused places, so a re-run never duplicates what is still open.
+    """
+    started = time.perf_counter()
+    run = MatchRun(ward_code=ward_code, triggered_by_account_id=account.id if account else None)
+    db.add(run)
+    db.flush()
+    codes, names, categories = _skill_maps(db)
+    area = [] if ward_code is None else [OFFER.model.ward_code == ward_code]
+    offers = _sides(db, OFFER, area, categories)
+    has_open = select(Match.request_id).where(Match.status.in_(OPEN_STATUSES))
+    request_area = [] if ward_code is None else [REQUEST.model.ward_code == ward_code]
+    requests = _sides(db, REQUEST, [*request_area, REQUEST.model.id.not_in(has_open)], categories)
+    context = Context(declined=_declined(db))
+    result = compute_allocation(offers, requests, weights_from(settings), context, settings.match_candidates_per_request)
+
+    now = utcnow()
+    rows = [
+        {
+            "offer_id": c.offer_id,
+            "request_id": c.request_id,
+            "run_id": run.id,
+            "status": MatchStatus.suggested.value,
+            "score": c.score,
+            "breakdown": dict(c.parts),
+            "explanation": engine.explain(c, names)[:300],
+            "distance_km": engine.round_distance(c.distance_km),
+            "offer_answer": "pending",
+            "request_answer": "pending",
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for c in result.chosen
+    ]
+    for start in range(0, len(rows), 5000):
+        db.execute(insert(Match), rows[start : start + 5000])
+    run.requests_considered = len(requests)
+    run.offers_considered = len(offers)
+    run.candidate_pairs = result.candidate_pairs
+    run.requests_covered = len(result.chosen)
+    run.offers_used = len({c.offer_id for c in result.chosen})
+    run.new_suggestions = len(rows)
+    run.total_score = sum(c.score for c in result.chosen)
+    run.finished_at = utcnow()
+    run.milliseconds = round((time.perf_counter() - started) * 1000)
+    db.add(run)
+    db.flush()
+    return run
+
