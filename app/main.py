@@ -65,19 +65,24 @@ def create_app(settings: Settings | None = None, *, engine=None, session_factory
     from app import pages
     from app.accounts import api as accounts_api
     from app.accounts import views as accounts_views
+    from app.matching import api as matching_api
+    from app.matching import views as matching_views
     from app.privacy import views as privacy_views
     from app.registry import admin_views as registry_admin_views
     from app.registry import api as registry_api
     from app.registry import views as registry_views
 
     app.state.account_sections = [registry_views.account_consent_section]
+    app.state.item_sections = [matching_views.item_suggestions_section]
     app.include_router(pages.router)
     app.include_router(accounts_views.router)
     app.include_router(privacy_views.router)
     app.include_router(registry_admin_views.router)
+    app.include_router(matching_views.router)
     app.include_router(registry_views.router)
     app.include_router(accounts_api.router)
     app.include_router(registry_api.router)
+    app.include_router(matching_api.router)
 
     app.mount("/static", StaticFiles(directory=settings.static_dir, check_dir=False), name="static")
     install_error_handlers(app)

@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from app.core.changes import ChangeStamp
 from app.accounts.models import Account, ApiToken, LoginAttempt, PasswordResetToken, UserSession
 from app.matching.models import Match, MatchRun
 from app.privacy.models import ConsentRecord
@@ -22,6 +23,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "Account",
     "ApiToken",
+    "ChangeStamp",
     "ConsentRecord",
     "HelpRequest",
     "HelpRequestSkill",

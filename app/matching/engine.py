@@ -19,6 +19,8 @@ from app.registry.availability import describe
 
 SCORE_SCALE = 1000
 EARTH_RADIUS_KM = 6371.0088
+# Slightly under the true length of a degree of latitude, so the box never cuts a real pair.
+KM_PER_DEGREE_LAT = 110.5
 IN_PERSON, REMOTE, EITHER = "in_person", "remote", "either"
 MODE_CODES = {IN_PERSON: 0, REMOTE: 1, EITHER: 2}
 
@@ -267,8 +269,20 @@ def score_pairs(
     o, r, shared_slots, remote_ok, person_ok = o[idx], r[idx], shared_slots[idx], remote_ok[idx], person_ok[idx]
     shared_skills, shared_categories = shared_skills[idx], shared_categories[idx]
 
-    km = distance_km(offers.lat[o], offers.lon[o], requests.lat[r], requests.lon[r])
+    # Prune by distance with a bounding box before any trigonometry.
     limit = np.minimum(offers.max_km[o], requests.max_km[r])
+    lat_o, lat_r = offers.lat[o], requests.lat[r]
+    with np.errstate(invalid="ignore"):
+        box = (np.abs(lat_o - lat_r) * KM_PER_DEGREE_LAT <= limit) & (
+            # east-west, measured at the side nearer a pole, where degrees of longitude are shortest
+            np.abs(offers.lon[o] - requests.lon[r]) * KM_PER_DEGREE_LAT * np.cos(np.radians(np.maximum(np.abs(lat_o), np.abs(lat_r))))
+            <= limit
+        )
+    keep = (person_ok & box) | remote_ok
+    idx = np.flatnonzero(keep)
+    o, r, shared_slots, remote_ok, person_ok, limit = o[idx], r[idx], shared_slots[idx], remote_ok[idx], person_ok[idx], limit[idx]
+    shared_skills, shared_categories = shared_skills[idx], shared_categories[idx]
+    km = distance_km(offers.lat[o], offers.lon[o], requests.lat[r], requests.lon[r])
     with np.errstate(invalid="ignore"):
         in_person = person_ok & (km <= limit)  # nan (no location) is never within a limit
     keep = in_person | remote_ok

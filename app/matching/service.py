@@ -5,13 +5,12 @@ The scoring itself is the pure engine's; this module only decides what to load a
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, func, insert, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -21,13 +20,12 @@ from app.core.db import utcnow
 from app.matching import engine
 from app.matching.allocation import allocate_edges
 from app.matching.engine import Candidate, Context, Side, SideTable, Weights
+from app.matching.index import get_index
 from app.matching.models import OPEN_STATUSES, Match, MatchRun, MatchStatus
 from app.registry import availability
+from app.core import changes
 from app.registry.models import ItemMode, Skill
 from app.registry.service import OFFER, REQUEST, ItemKind, in_matching_clause
-
-KM_PER_DEGREE_LAT = 111.2
-
 
 def weights_from(settings: Settings) -> Weights:
     return Weights(
@@ -67,7 +65,7 @@ def _open_counts(db: Session, offer_ids: Sequence[int] | None = None) -> dict[in
     return dict(db.connection().execute(statement).all())
 
 
-def _sides(
+def load_sides(
     db: Session,
     kind: ItemKind,
     conditions: list,
@@ -144,53 +142,25 @@ def _declined(db: Session, *, offer_ids: Sequence[int] | None = None, request_id
     return frozenset((a, b) for a, b in db.execute(statement).all())
 
 
-def _nearby_or_remote(model, side: Side, radius_km: float) -> list:
-    """SQL narrowing: the other side's item is within the bounding box, or both could meet remotely."""
-    conditions = []
-    if side.mode in (engine.IN_PERSON, engine.EITHER) and side.latitude is not None:
-        dlat = radius_km / KM_PER_DEGREE_LAT
-        dlon = radius_km / (KM_PER_DEGREE_LAT * max(0.01, math.cos(math.radians(side.latitude))))
-        conditions.append(
-            and_(
-                model.mode != ItemMode.remote,
-                model.latitude.between(side.latitude - dlat, side.latitude + dlat),
-                model.longitude.between(side.longitude - dlon, side.longitude + dlon),
-            )
-        )
-    if side.mode in (engine.REMOTE, engine.EITHER):
-        conditions.append(model.mode != ItemMode.in_person)
-    return [or_(*conditions)] if conditions else [model.id < 0]
-
-
-# --- suggestions -----------------------------------------------------------------------------
-
-
 def _suggestions(db: Session, settings: Settings, *, kind: ItemKind, item_id: int, limit: int) -> list[Suggestion]:
-    codes, names, categories = _skill_maps(db)
-    own = _sides(db, kind, [kind.model.id == item_id], categories)
-    if not own:
-        return []  # not live, or the owner withdrew consent: nothing is suggested
-    side = own[0]
-    other = REQUEST if kind is OFFER else OFFER
-    model = other.model
+    """The best candidates for one live item, from the in-process index (see `matching.index`)."""
+    index = get_index(db)
     weights = weights_from(settings)
-    if weights.category > 0:
-        through = [skill for skill, category in categories.items() if category in side.categories]
-    else:
-        through = sorted(side.skills)
-    conditions = [
-        model.availability.op("&")(side.slots) != 0,
-        model.person_id != side.person_id,
-        *_nearby_or_remote(model, side, side.max_distance_km),
-    ]
-    others = _sides(db, other, conditions, categories, through_skills=through)
+    context = Context(declined=index.declined)
     if kind is OFFER:
-        context = Context(declined=_declined(db, offer_ids=[item_id]))
-        found = engine.rank_requests_for_offer(side, others, weights, context, limit)
+        row = index.offers.row_of.get(item_id)
+        if row is None:
+            return []  # not live, or the owner withdrew consent: nothing is suggested
+        scored = engine.requests_for_offer(index.offers, index.requests, row, weights, context)
+        positions = engine.top(scored, limit, by_offer=False)
     else:
-        context = Context(declined=_declined(db, request_ids=[item_id]))
-        found = engine.rank_offers_for_request(side, others, weights, context, limit)
-    return [_suggestion(c, kind, codes, names) for c in found]
+        row = index.requests.row_of.get(item_id)
+        if row is None:
+            return []
+        scored = engine.offers_for_request(index.offers, index.requests, row, weights, context)
+        positions = engine.top(scored, limit, by_offer=True)
+    found = engine.candidates(scored, positions, index.offers, index.requests)
+    return [_suggestion(c, kind, index.codes, index.names) for c in found]
 
 
 def _suggestion(candidate: Candidate, kind: ItemKind, codes: dict[int, str], names: dict[int, str]) -> Suggestion:
@@ -255,10 +225,10 @@ def run_allocation(
     db.flush()
     codes, names, categories = _skill_maps(db)
     area = [] if ward_code is None else [OFFER.model.ward_code == ward_code]
-    offers = _sides(db, OFFER, area, categories)
+    offers = load_sides(db, OFFER, area, categories)
     has_open = select(Match.request_id).where(Match.status.in_(OPEN_STATUSES))
     request_area = [] if ward_code is None else [REQUEST.model.ward_code == ward_code]
-    requests = _sides(db, REQUEST, [*request_area, REQUEST.model.id.not_in(has_open)], categories)
+    requests = load_sides(db, REQUEST, [*request_area, REQUEST.model.id.not_in(has_open)], categories)
     context = Context(declined=_declined(db))
     result = compute_allocation(offers, requests, weights_from(settings), context, settings.match_candidates_per_request)
 
@@ -290,6 +260,8 @@ def run_allocation(
     run.offers_used = len({c.offer_id for c in result.chosen})
     run.new_suggestions = len(rows)
     run.total_score = sum(c.score for c in result.chosen)
+    if rows:
+        changes.bump(db, "matching")  # offers' places in use have changed
     run.finished_at = utcnow()
     run.milliseconds = round((time.perf_counter() - started) * 1000)
     db.add(run)

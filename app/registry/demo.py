@@ -516,6 +516,9 @@ def generate_borough(
     _insert(session, OfferSkill, offer_skill_rows)
     _insert(session, HelpRequest, built.request_rows)
     _insert(session, HelpRequestSkill, request_skill_rows)
+    from app.core import changes
+
+    changes.bump(session, "matching")
 
     return {
         "people": len(built.person_rows),

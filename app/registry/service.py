@@ -16,6 +16,7 @@ from sqlmodel import Session, SQLModel
 from app.accounts import service as accounts
 from app.accounts.models import Account
 from app.core.config import Settings
+from app.core import changes
 from app.core.db import utcnow
 from app.core.errors import FieldError, InvalidInput, NotFound
 from app.privacy import service as privacy
@@ -38,6 +39,8 @@ from app.registry.models import (
 from app.registry.postcodes import InvalidPostcode, normalise_postcode
 
 DEFAULT_LIFETIME = timedelta(days=182)
+# Matching keeps an index of the register; every change it depends on moves this stamp.
+MATCHING_STAMP = "matching"
 MAX_LIFETIME = timedelta(days=731)
 TITLE_MAX = 120
 DESCRIPTION_MAX = 2000
@@ -252,6 +255,7 @@ def register_citizen(
     db.add(person)
     db.flush()
     current_notice = notice(str(settings.templates_dir))
+    changes.bump(db, MATCHING_STAMP)
     for purpose in privacy.CITIZEN_PURPOSES:
         if consents.get(purpose.value):
             privacy.give(
@@ -329,6 +333,7 @@ def set_person_consent(
         method=ConsentMethod.online,
         recorded_by_account_id=account.id,
     )
+    changes.bump(db, MATCHING_STAMP)
     if purpose is ConsentPurpose.profile and not given:
         # Without consent to keep their details we stop using them: nothing stays live.
         for kind in (OFFER, REQUEST):
@@ -432,6 +437,7 @@ def _apply(db: Session, kind: ItemKind, item: Item, values: dict[str, Any], pers
     item.updated_at = utcnow()
     db.add(item)
     db.flush()
+    changes.bump(db, MATCHING_STAMP)
     if skills is not None:
         db.execute(delete(kind.link).where(kind.link_item_column == item.id))
         db.add_all(kind.link(**{kind.link_item_field: item.id, "skill_id": skill.id}) for skill in skills)
@@ -508,6 +514,7 @@ def change_status(db: Session, *, kind: ItemKind, item: Item, action: str) -> It
     item.updated_at = now
     db.add(item)
     db.flush()
+    changes.bump(db, MATCHING_STAMP)
     return item
 
 

@@ -443,9 +443,11 @@ def check_page(request: Request, db: DbSession, person: CitizenPerson, item_id: 
 def item_page(request: Request, db: DbSession, person: CitizenPerson, item_id: int) -> Response:
     item_kind = _kind(request)
     item = service.get_item(db, kind=item_kind, item_id=item_id, person=person)
+    sections = [section for provider in request.app.state.item_sections if (section := provider(request, item_kind, item))]
     context = _summary_context(db, item_kind, item) | {
         "matching_consent": privacy.has_consent(db, person_id=person.id, purpose=ConsentPurpose.matching),
         "errors": [],
+        "sections": sections,
     }
     return render(request, "registry/item.html", context)
 

@@ -1,0 +1,92 @@
+"""JSON API for matching: suggestions for your own items, and whole-area runs for staff."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.accounts.deps import api_require_role
+from app.accounts.models import Account, Role
+from app.core.db import DbSession
+from app.matching import service
+from app.registry import service as registry
+from app.registry.api import ApiPerson
+
+router = APIRouter(prefix="/api/v1", tags=["matching"])
+
+Limit = Annotated[int, Query(ge=1, le=50)]
+
+
+class OfferSuggestion(BaseModel):
+    offer_id: int
+    score: float
+    distance_km: float | None
+    shared_skills: list[str]
+    shared_slots: list[str]
+    explanation: str
+
+
+class RequestSuggestion(BaseModel):
+    request_id: int
+    score: float
+    distance_km: float | None
+    shared_skills: list[str]
+    shared_slots: list[str]
+    explanation: str
+
+
+def _out(suggestion: service.Suggestion, key: str) -> dict:
+    return {
+        key: suggestion.other_id,
+        "score": suggestion.score,
+        "distance_km": suggestion.distance_km,
+        "shared_skills": suggestion.shared_skills,
+        "shared_slots": suggestion.shared_slots,
+        "explanation": suggestion.explanation,
+    }
+
+
+@router.get("/help-requests/{item_id}/suggestions", response_model=list[OfferSuggestion], name="api:request_suggestions")
+def request_suggestions(request: Request, db: DbSession, person: ApiPerson, item_id: int, limit: Limit = 10) -> list[dict]:
+    item = registry.get_item(db, kind=registry.REQUEST, item_id=item_id, person=person)
+    found = service.suggestions_for_request(db, request.app.state.settings, request_id=item.id, limit=limit)
+    return [_out(s, "offer_id") for s in found]
+
+
+@router.get("/offers/{item_id}/suggestions", response_model=list[RequestSuggestion], name="api:offer_suggestions")
+def offer_suggestions(request: Request, db: DbSession, person: ApiPerson, item_id: int, limit: Limit = 10) -> list[dict]:
+    item = registry.get_item(db, kind=registry.OFFER, item_id=item_id, person=person)
+    found = service.suggestions_for_offer(db, request.app.state.settings, offer_id=item.id, limit=limit)
+    return [_out(s, "request_id") for s in found]
+
+
+class RunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ward_code: str | None = Field(default=None, max_length=9)
+
+
+class RunOut(BaseModel):
+    id: int
+    ward_code: str | None
+    requests_considered: int
+    offers_considered: int
+    candidate_pairs: int
+    requests_covered: int
+    offers_used: int
+    new_suggestions: int
+    total_score: int
+    seconds: float
+
+
+@router.post("/matching/runs", status_code=201, response_model=RunOut, name="api:matching_run")
+def start_run(
+    request: Request,
+    db: DbSession,
+    account: Annotated[Account, Depends(api_require_role(Role.admin, Role.linker))],
+    body: RunIn | None = None,
+) -> JSONResponse:
+    run = service.run_allocation(db, request.app.state.settings, account=account, ward_code=body.ward_code if body else None)
+    out = RunOut(**{k: getattr(run, k) for k in RunOut.model_fields if k != "seconds"}, seconds=run.milliseconds / 1000)
+    return JSONResponse(out.model_dump(), status_code=201)
