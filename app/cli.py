@@ -1,4 +1,4 @@
-"""The `marketplace` command: serve, migrate, seed-demo, create-user, import-postcodes, bench."""
+"""The `marketplace` command: serve, migrate, seed-demo, create-user, import-postcodes, match, bench."""
 
 from __future__ import annotations
 
@@ -98,6 +98,21 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_match(args: argparse.Namespace) -> int:
+    from app.matching import service
+
+    settings = get_settings()
+    with _session() as db:
+        run = service.run_allocation(db, settings, ward_code=args.ward)
+        db.commit()
+        print(
+            f"run #{run.id}: {run.requests_covered} of {run.requests_considered} help requests matched, "
+            f"{run.offers_used} of {run.offers_considered} offers used, {run.new_suggestions} new suggestions, "
+            f"total score {run.total_score}, {run.milliseconds / 1000:.1f} s"
+        )
+    return 0
+
+
 def print_demo_logins() -> None:
     print("Demo sign-ins (development only):")
     for email, _name, role, password in DEMO_ACCOUNTS:
@@ -139,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
     from app.registry.bench import add_bench_pages
 
     add_bench_pages(benches)
+    from app.matching.bench import add_bench_matching
+
+    add_bench_matching(benches)
+
+    match = commands.add_parser("match", help="run the whole-area allocation and store suggested matches")
+    match.add_argument("--ward", help="only this ward (a ward code); the whole area by default")
+    match.set_defaults(handler=cmd_match)
     return parser
 
 

@@ -1,8 +1,9 @@
 """Whole-area allocation: choose pairs that maximise the total score under offer capacities.
 
-Exact on the candidate graph it is given: a sparse assignment (scipy's LAPJVsp,
-`min_weight_full_bipartite_matching`) in which each offer appears once per place it has and each
-request has a private "no match" column, so leaving someone unmatched is always allowed.
+Exact on the candidate graph it is given: a minimum-cost flow (OR-Tools) from requests through
+offers (each with its capacity) to a sink, with a free "unmatched" arc for every request. A
+sparse assignment (scipy's LAPJVsp) gives the same optimum about four times slower on the
+borough, and a dense Hungarian solver checks both on instances it can handle.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+from ortools.graph.python import min_cost_flow
 
 from app.matching.engine import SCORE_SCALE, Candidate
 
@@ -22,8 +24,42 @@ _UNMATCHED_COST = SCORE_SCALE + 1
 
 
 def allocate_edges(offers: np.ndarray, requests: np.ndarray, scores: np.ndarray, capacity: np.ndarray) -> np.ndarray:
-    """Positions of the chosen edges. `offers`/`requests` are small integer labels (rows), and
-    `capacity[o]` is how many requests offer o may serve. Each request is served at most once."""
+    """Positions of the chosen edges, by minimum-cost flow (OR-Tools).
+
+    `offers`/`requests` are small integer labels (rows); `capacity[o]` is how many requests offer o
+    may serve; each request is served at most once. Every request may also flow straight to the
+    sink at no gain, so leaving it unmatched is always allowed and the flow maximises the total.
+    """
+    offers = np.asarray(offers, np.int64)
+    requests = np.asarray(requests, np.int64)
+    scores = np.asarray(scores, np.int64)
+    capacity = np.asarray(capacity, np.int64)
+    if len(offers) == 0:
+        return np.empty(0, np.int64)
+    request_labels, request_node = np.unique(requests, return_inverse=True)
+    n_requests, n_offers = len(request_labels), len(capacity)
+    source, sink = 0, 1
+    first_request, first_offer = 2, 2 + n_requests
+    flow = min_cost_flow.SimpleMinCostFlow()
+    request_nodes = first_request + np.arange(n_requests)
+    tails = np.concatenate([np.full(n_requests, source), first_request + request_node, first_offer + np.arange(n_offers), request_nodes])
+    heads = np.concatenate([request_nodes, first_offer + offers, np.full(n_offers, sink), np.full(n_requests, sink)])
+    capacities = np.concatenate([np.ones(n_requests), np.ones(len(offers)), capacity, np.ones(n_requests)]).astype(np.int64)
+    costs = np.concatenate([np.zeros(n_requests), -scores, np.zeros(n_offers), np.zeros(n_requests)]).astype(np.int64)
+    arcs = flow.add_arcs_with_capacity_and_unit_cost(tails.astype(np.int32), heads.astype(np.int32), capacities, costs)
+    supplies = np.zeros(first_offer + n_offers, np.int64)
+    supplies[source], supplies[sink] = n_requests, -n_requests
+    flow.set_nodes_supplies(np.arange(len(supplies), dtype=np.int32), supplies)
+    status = flow.solve()
+    if status != flow.OPTIMAL:
+        raise RuntimeError(f"allocation failed: min-cost flow status {status}")
+    edge_arcs = np.asarray(arcs)[n_requests : n_requests + len(offers)]
+    return np.flatnonzero(flow.flows(edge_arcs) > 0)
+
+
+def allocate_edges_lapjvsp(offers: np.ndarray, requests: np.ndarray, scores: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """The same allocation by sparse assignment (scipy's LAPJVsp), each offer repeated once per
+    place. Kept as a second exact method: on the borough it is about four times slower."""
     offers = np.asarray(offers, np.int64)
     requests = np.asarray(requests, np.int64)
     scores = np.asarray(scores, np.int64)

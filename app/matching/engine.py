@@ -10,7 +10,9 @@ Scores are integers from 0 to 1000, so totals are exact and comparable between s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -205,29 +207,52 @@ def pairs_sharing_a_key(
     o_words = offers.category_words if by_category else offers.skill_words
     r_words = requests.category_words if by_category else requests.skill_words
     wanted = np.sort(request_rows)
-    allowed = None
-    if offer_rows is not None:
-        allowed = np.zeros(len(offers), np.bool_)
-        allowed[offer_rows] = True
+    key_attr = "categories" if by_category else "skills"
+    few_offers = offer_rows is not None and len(offer_rows) <= 64
+    few_requests = len(wanted) <= 64
+    # One item's suggestions touch only that item's keys; a whole area touches them all.
+    if few_offers:
+        keys = sorted({k for row in offer_rows.tolist() for k in getattr(offers.sides[row], key_attr)})
+    elif few_requests:
+        keys = sorted({k for row in wanted.tolist() for k in getattr(requests.sides[row], key_attr)})
+    else:
+        keys = sorted(request_index)
     blocks_o, blocks_r = [], []
-    for key, rows_with_key in request_index.items():
-        if key not in index:
+    for key in keys:
+        if key not in index or key not in request_index:
             continue
-        rr = rows_with_key[np.isin(rows_with_key, wanted, assume_unique=True)] if len(wanted) < len(requests) else rows_with_key
+        if few_requests:
+            rr = np.asarray([row for row in wanted.tolist() if key in getattr(requests.sides[row], key_attr)], np.int64)
+        elif len(wanted) < len(requests):
+            rows_with_key = request_index[key]
+            rr = rows_with_key[np.isin(rows_with_key, wanted, assume_unique=True)]
+        else:
+            rr = request_index[key]
         if len(rr) == 0:
             continue
-        oo = index[key]
-        if allowed is not None:
-            oo = oo[allowed[oo]]
+        if few_offers:
+            oo = np.asarray([row for row in offer_rows.tolist() if key in getattr(offers.sides[row], key_attr)], np.int64)
+        else:
+            oo = index[key]
+            if offer_rows is not None:
+                oo = oo[np.isin(oo, offer_rows)]
         if len(oo) == 0:
             continue
+        # Keep a pair only under the first key both sides share, so each pair appears once. Only
+        # sides holding an earlier key can share one, which spares most pairs the check.
+        below = space.below(key)
+        o_early = (o_words[oo] & below).any(axis=1)
+        r_early = (r_words[rr] & below).any(axis=1)
         o = np.tile(oo, len(rr))
         r = np.repeat(rr, len(oo))
-        # Keep the pair only under the first key the two sides share, so each pair appears once.
-        below = space.below(key)
-        first = ~((o_words[o] & r_words[r] & below).any(axis=1))
-        blocks_o.append(o[first])
-        blocks_r.append(r[first])
+        check = np.flatnonzero(np.tile(o_early, len(rr)) & np.repeat(r_early, len(oo)))
+        if len(check):
+            again = (o_words[o[check]] & r_words[r[check]] & below).any(axis=1)
+            drop = np.zeros(len(o), np.bool_)
+            drop[check[again]] = True
+            o, r = o[~drop], r[~drop]
+        blocks_o.append(o)
+        blocks_r.append(r)
     if not blocks_o:
         empty = np.empty(0, np.int64)
         return empty, empty, empty, empty
@@ -399,7 +424,8 @@ def candidate_graph(
     weights: Weights,
     context: Context,
     per_request: int,
-    chunk_pairs: int = 4_000_000,
+    chunk_pairs: int = 2_000_000,
+    workers: int = os.cpu_count() or 1,
 ) -> Graph:
     """Each eligible request's best `per_request` offers (every feasible offer when 0).
 
@@ -410,25 +436,29 @@ def candidate_graph(
     sizes = np.zeros(len(requests), np.int64)
     for key, rows in requests.by_skill.items():
         sizes[rows] += len(offers.by_skill.get(key, ()))
-    out_o, out_r, out_s = [], [], []
+    chunks = []
     start = 0
     while start < len(eligible):
         budget, stop = 0, start
         while stop < len(eligible) and (stop == start or budget + sizes[eligible[stop]] <= chunk_pairs):
             budget += sizes[eligible[stop]]
             stop += 1
-        chunk = eligible[start:stop]
+        chunks.append(eligible[start:stop])
         start = stop
+
+    def one_chunk(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         o, r, shared, same_category = pairs_sharing_a_key(offers, None, requests, chunk, weights)
         scored = score_pairs(offers, o, requests, r, shared, same_category, weights, context)
         keep = _best_per_request(scored, per_request)
-        out_o.append(scored.offer_rows[keep])
-        out_r.append(scored.request_rows[keep])
-        out_s.append(scored.scores[keep])
-    if not out_o:
+        return scored.offer_rows[keep], scored.request_rows[keep], scored.scores[keep]
+
+    # numpy releases the GIL in its loops, so chunks run side by side on the available cores.
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(chunks)))) as pool:
+        parts = list(pool.map(one_chunk, chunks))
+    if not parts:
         empty = np.empty(0, np.int64)
         return Graph(empty, empty, empty)
-    return Graph(np.concatenate(out_o), np.concatenate(out_r), np.concatenate(out_s))
+    return Graph(*(np.concatenate([part[i] for part in parts]) for i in range(3)))
 
 
 def _best_per_request(scored: Scored, per_request: int) -> np.ndarray:
@@ -447,6 +477,46 @@ def _best_per_request(scored: Scored, per_request: int) -> np.ndarray:
     starts = np.flatnonzero(np.r_[True, rows_sorted[1:] != rows_sorted[:-1]])
     rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
     return order[rank < per_request]
+
+
+def reference_score(offer: Side, request: Side, weights: Weights, context: Context) -> int | None:
+    """The rules and the score for one pair in plain Python: the oracle the tests compare the
+    vectorised engine with, and the pair-by-pair scan the benchmark measures it against."""
+    import math
+
+    if not (offer.active and offer.consents and request.active and request.consents):
+        return None
+    if offer.person_id == request.person_id or (offer.id, request.id) in context.declined:
+        return None
+    shared_slots = offer.slots & request.slots
+    if not shared_slots:
+        return None
+    shared = len(offer.skills & request.skills)
+    if shared:
+        skill_part = shared / max(1, len(request.skills))
+    elif weights.category > 0 and offer.categories & request.categories:
+        skill_part = weights.category * len(offer.categories & request.categories) / max(1, len(request.categories))
+    else:
+        return None
+    remote_ok = offer.mode != IN_PERSON and request.mode != IN_PERSON
+    person_ok = offer.mode != REMOTE and request.mode != REMOTE
+    in_person = False
+    km = math.nan
+    if person_ok and None not in (offer.latitude, offer.longitude, request.latitude, request.longitude):
+        p1, p2 = math.radians(offer.latitude), math.radians(request.latitude)
+        h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(request.longitude - offer.longitude) / 2) ** 2
+        km = 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+        in_person = km <= min(offer.max_distance_km, request.max_distance_km)
+    if not (in_person or remote_ok):
+        return None
+    limit = min(offer.max_distance_km, request.max_distance_km)
+    distance_part = (1.0 - km / limit if limit > 0 else 1.0) if in_person else weights.remote_distance_part
+    time_part = min(1.0, shared_slots.bit_count() / max(1, request.slots.bit_count()))
+    fresh_part = 1.0 - min(1.0, offer.used / max(1, offer.capacity))
+    weighted = (
+        weights.skills * skill_part + weights.distance * distance_part + weights.time * time_part + weights.fresh * fresh_part
+    ) / weights.total
+    return max(1, round(SCORE_SCALE * weighted))
 
 
 def explain(candidate: Candidate, skill_names: Mapping[int, str]) -> str:

@@ -1,0 +1,155 @@
+"""`marketplace bench matching`: suggestion latency, whole-borough allocation, and exactness checks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from app.core.config import get_settings
+from app.core.db import make_engine, make_session_factory
+from app.matching import engine, index, service
+from app.matching.allocation import allocate_edges, dense_optimum, greedy_edges
+from app.matching.engine import Candidate, Context, SideTable, key_spaces
+from app.registry.bench import ensure_borough, percentile
+from app.registry.models import HelpRequest, ItemStatus
+
+
+def _suggest_timings(db, settings, request_ids: list[int]) -> list[float]:
+    timings = []
+    for request_id in request_ids:
+        started = time.perf_counter()
+        service.suggestions_for_request(db, settings, request_id=request_id, limit=10)
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def _scan_all_pairs(ix: index.MatchIndex, request_row: int, weights, context, k: int) -> list[tuple[int, int]]:
+    """Brute force: every offer scored against the request, one pair at a time, no index."""
+    request = ix.requests.sides[request_row]
+    found = []
+    for offer in ix.offers.sides:
+        score = engine.reference_score(offer, request, weights, context)
+        if score is not None:
+            found.append((score, -offer.id))
+    return sorted(found, reverse=True)[:k]
+
+
+def _exact_check(ix: index.MatchIndex, weights, context, size: int, rng: random.Random) -> dict[str, Any]:
+    """Allocation against a dense exact solver on an instance both can solve: every feasible pair of
+    `size` requests and `size` offers from one part of the borough."""
+    offers = sorted(rng.sample(ix.offers.sides, min(size, len(ix.offers.sides))), key=lambda s: s.id)
+    requests = sorted(rng.sample(ix.requests.sides, min(size, len(ix.requests.sides))), key=lambda s: s.id)
+    spaces = key_spaces(offers, requests)
+    o_table, r_table = SideTable(offers, spaces), SideTable(requests, spaces)
+    graph = engine.candidate_graph(o_table, r_table, weights, context, per_request=0)
+    capacity = np.maximum(0, o_table.capacity - o_table.used)
+    chosen = allocate_edges(graph.offer_rows, graph.request_rows, graph.scores, capacity)
+    ours = int(graph.scores[chosen].sum())
+    candidates = [
+        Candidate(int(o_table.ids[o]), int(r_table.ids[r]), int(s), {}, None, frozenset(), 0, True)
+        for o, r, s in zip(graph.offer_rows.tolist(), graph.request_rows.tolist(), graph.scores.tolist(), strict=True)
+    ]
+    dense = dense_optimum(candidates, {int(o_table.ids[i]): int(capacity[i]) for i in range(len(o_table))})
+    return {"n": size, "pairs": len(candidates), "ratio_to_dense_optimum": round(ours / dense, 6) if dense else 1.0}
+
+
+def bench_matching(*, people: int, seed: int, suggestions: int, brute_subset: int, exact_size: int) -> dict[str, Any]:
+    settings = get_settings()
+    db_engine = make_engine(settings.database_url)
+    factory = make_session_factory(db_engine)
+    ensure_borough(factory, people, seed)
+    rng = random.Random(seed)
+    weights = service.weights_from(settings)
+    result: dict[str, Any] = {"database": db_engine.dialect.name, "people": people}
+    with factory() as db:
+        index.forget()
+        started = time.perf_counter()
+        ix = index.get_index(db)
+        result["index_build_seconds"] = round(time.perf_counter() - started, 2)
+        result["offers"] = len(ix.offers)
+        result["requests"] = len(ix.requests)
+        live = db.execute(
+            select(HelpRequest.id).where(HelpRequest.status == ItemStatus.active).order_by(HelpRequest.id)
+        ).scalars().all()
+        sample = rng.sample(list(live), min(suggestions, len(live)))
+        timings = _suggest_timings(db, settings, sample)
+        result["suggest_p50_ms"] = round(statistics.median(timings), 2)
+        result["suggest_p95_ms"] = round(percentile(timings, 0.95), 2)
+
+        # Whole-borough allocation, written as `suggested` matches, then rolled back so the
+        # benchmark leaves the database as it found it.
+        started = time.perf_counter()
+        run = service.run_allocation(db, settings)
+        result["allocation_seconds"] = round(time.perf_counter() - started, 2)
+        result["allocation_pairs"] = run.new_suggestions
+        result["allocation_total_score"] = run.total_score
+        result["allocation_candidate_pairs"] = run.candidate_pairs
+        db.rollback()
+        index.forget()
+        ix = index.get_index(db)
+        context = Context(declined=ix.declined)
+
+        # The same candidate graph, allocated greedily.
+        graph = engine.candidate_graph(ix.offers, ix.requests, weights, context, settings.match_candidates_per_request)
+        capacity = np.maximum(0, ix.offers.capacity - ix.offers.used)
+        ours = allocate_edges(graph.offer_rows, graph.request_rows, graph.scores, capacity)
+        plain = greedy_edges(graph.offer_rows, graph.request_rows, graph.scores, capacity)
+        result["greedy_ratio"] = round(int(graph.scores[ours].sum()) / max(1, int(graph.scores[plain].sum())), 4)
+
+        result["exact_check"] = _exact_check(ix, weights, context, exact_size, rng)
+
+        # Brute force against the index, for the same suggestions. Without the index every call
+        # must read every live offer from the database and score every pair; the in-memory
+        # variant (a scan of an already-loaded copy) is reported too.
+        subset = [i for i in sample[:brute_subset] if i in ix.requests.row_of]
+        started = time.perf_counter()
+        for request_id in subset:
+            codes, names, categories = service._skill_maps(db)
+            offer_sides = service.load_sides(db, service.OFFER, [], categories)
+            request_side = service.load_sides(db, service.REQUEST, [HelpRequest.id == request_id], categories)[0]
+            found = [
+                (score, -offer.id)
+                for offer in offer_sides
+                if (score := engine.reference_score(offer, request_side, weights, context)) is not None
+            ]
+            sorted(found, reverse=True)[:10]
+        brute_from_database = time.perf_counter() - started
+        started = time.perf_counter()
+        for request_id in subset:
+            _scan_all_pairs(ix, ix.requests.row_of[request_id], weights, context, 10)
+        brute_in_memory = time.perf_counter() - started
+        started = time.perf_counter()
+        for request_id in subset:
+            service.suggestions_for_request(db, settings, request_id=request_id, limit=10)
+        indexed = max(time.perf_counter() - started, 1e-9)
+        result["bruteforce_speedup"] = round(brute_from_database / indexed, 1)
+        result["bruteforce_in_memory_speedup"] = round(brute_in_memory / indexed, 1)
+        result["bruteforce_subset"] = len(subset)
+    db_engine.dispose()
+    return result
+
+
+def cli_bench_matching(args: argparse.Namespace) -> int:
+    result = bench_matching(
+        people=args.people, seed=args.seed, suggestions=args.suggestions, brute_subset=args.brute_subset, exact_size=args.exact_size
+    )
+    print(json.dumps(result) if args.json else "\n".join(f"{k:>28}: {v}" for k, v in result.items()))
+    return 0
+
+
+def add_bench_matching(benches: Any) -> None:
+    parser = benches.add_parser("matching", help="time suggestions and the whole-area allocation; check exactness")
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--suggestions", type=int, default=300, help="random help requests to time")
+    parser.add_argument("--brute-subset", type=int, default=20, help="requests scored against every offer")
+    parser.add_argument("--exact-size", type=int, default=2000, help="requests and offers in the dense check")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=cli_bench_matching)
