@@ -47,9 +47,15 @@ def _templates(templates_dir: str) -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["sentence"] = sentence_case
     env.globals["field_error"] = field_error
     env.globals["error_list"] = error_list
     return Jinja2Templates(env=env)
+
+
+def sentence_case(text: str) -> str:
+    """Capitalise the first letter only (Jinja's `capitalize` would lower-case 'Tuesday')."""
+    return text[:1].upper() + text[1:]
 
 
 def field_error(errors: list, field: str) -> dict | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
 from sqlmodel import Session, SQLModel
 
 from app.accounts import service as accounts
@@ -357,12 +357,21 @@ def get_item(db: Session, *, kind: ItemKind, item_id: int, person: Person) -> It
     return item
 
 
+def _STATUS_ORDER(model):  # noqa: N802 (reads like the constant it is)
+    # Unfinished first, then live, paused and closed: the order people act on them.
+    return case(
+        {ItemStatus.draft: 0, ItemStatus.active: 1, ItemStatus.paused: 2, ItemStatus.closed: 3},
+        value=model.status,
+        else_=4,
+    )
+
+
 def list_items(db: Session, *, kind: ItemKind, person: Person) -> list[Item]:
     return list(
         db.execute(
             select(kind.model)
             .where(kind.model.person_id == person.id)
-            .order_by(kind.model.status, kind.model.updated_at.desc(), kind.model.id.desc())
+            .order_by(_STATUS_ORDER(kind.model), kind.model.updated_at.desc(), kind.model.id.desc())
         ).scalars()
     )
 

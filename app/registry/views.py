@@ -352,7 +352,8 @@ def skill_picker(
     skills: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006 (FastAPI copies defaults)
 ) -> Response:
     """The filtered checkbox list, for htmx; without JavaScript the step page's Search button does this."""
-    response = render(request, "registry/step.html", _picker_context(db, q, skills) | {"form": StepForm(skills=skills)}, block="skill_options")
+    context = _picker_context(db, q, skills) | {"form": StepForm(skills=skills), "fragment": True}
+    response = render(request, "registry/step.html", context, block="skill_options")
     response.headers["Vary"] = "HX-Request"
     return response
 
@@ -366,10 +367,10 @@ def _next_url(request: Request, kind: ItemKind, item, index: int, form: StepForm
 
 
 def _raw_for(step: Step, form: StepForm) -> dict:
-    raw = {}
-    for field in step.fields:
-        value = getattr(form, field)
-        raw[field] = value
+    raw = {field: getattr(form, field) for field in step.fields}
+    if form.action == "save":
+        # Saving to come back later keeps what was answered; an unanswered question is not an error yet.
+        raw = {field: value for field, value in raw.items() if value not in ("", [])}
     return raw
 
 

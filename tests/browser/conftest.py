@@ -350,3 +350,119 @@ def shared_admin(browser, live_server) -> SignedIn:
         lambda page: sign_in(page, live_server.admin_email, live_server.admin_password, name=ADMIN_NAME),
     )
     return SignedIn(ADMIN_NAME, live_server.admin_email, live_server.admin_password, state)
+
+
+@pytest.fixture()
+def signed_in_page(browser, live_server, watcher):
+    """Opens a page in an ordinary context (JavaScript on, CSP enforced, watched) with a saved
+    session, such as `portal_citizen.who.storage_state`."""
+    contexts = []
+
+    def open_page(storage_state: dict):
+        context = _context(browser, live_server, storage_state=storage_state)
+        contexts.append(context)
+        page = context.new_page()
+        watcher.attach(page)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+# --- a citizen with an offer or request in every state, for pages that only read them --------
+# Tests may open these items and submit answers the server refuses; nothing may change them.
+
+
+@dataclass(frozen=True)
+class PortalCitizen:
+    who: SignedIn
+    offer_live: int  # Tuesday mornings and Saturday afternoons
+    offer_paused: int
+    offer_closed: int
+    offer_draft: int  # only question 1 answered
+    offer_draft_complete: int  # every answer given, not live yet
+    request_live: int
+    request_draft: int  # only question 1 answered
+
+
+def _api_item(api, auth: dict, path: str, body: dict, status: str | None = None) -> int:
+    response = api.post(f"/api/v1/{path}", data=body, headers=auth)
+    assert response.status == 201, response.text()
+    item_id = response.json()["id"]
+    if status == "paused":
+        response = api.patch(f"/api/v1/{path}/{item_id}", data={"status": "paused"}, headers=auth)
+        assert response.ok and response.json()["status"] == "paused", response.text()
+    elif status == "closed":
+        response = api.delete(f"/api/v1/{path}/{item_id}", headers=auth)
+        assert response.ok and response.json()["status"] == "closed", response.text()
+    return item_id
+
+
+def _draft(page, path: str, title: str) -> int:
+    from tests.browser.helpers import answer_about, expect_no_errors, submit
+
+    page.goto(f"/{path}/new")
+    answer_about(page, title)
+    submit(page, "Continue")
+    expect_no_errors(page)
+    match = re.search(rf"/{path}/(\d+)/steps/skills$", page.url)
+    assert match, page.url
+    return int(match.group(1))
+
+
+@pytest.fixture(scope="session")
+def portal_citizen(browser, live_server) -> PortalCitizen:
+    from playwright.sync_api import expect
+
+    from tests.browser.helpers import answer_travel, heading, new_person, register, submit, tick_skills, tick_times
+
+    person = new_person("portal-citizen", name="Pat Portal")
+    context = _context(browser, live_server)
+    try:
+        page = context.new_page()
+        register(page, person, matching=True, share_contact=True)
+
+        # Live, paused and closed items through the API, which is quicker: test_portal.py does
+        # the same through the pages.
+        api = context.request
+        token = api.post("/api/v1/auth/token", data={"email": person.email, "password": person.password})
+        assert token.ok, token.text()
+        auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        offer = {
+            "title": "Help with computers and phones",
+            "description": "Setting up email, video calls and online shopping.",
+            "skills": ["it_help", "smartphone_help"],
+            "mode": "either",
+            "max_distance_km": 5,
+            "availability": ["tue-am", "sat-pm"],
+            "capacity": 2,
+        }
+        offer_live = _api_item(api, auth, "offers", offer)
+        paused = offer | {"title": "Gardening on Sundays", "skills": ["gardening"]}
+        closed = offer | {"title": "Baking for the lunch club", "skills": ["baking"]}
+        offer_paused = _api_item(api, auth, "offers", paused, "paused")
+        offer_closed = _api_item(api, auth, "offers", closed, "closed")
+        request = {"title": "A lift to the shops on Fridays", "skills": ["lifts"], "mode": "in_person",
+                   "max_distance_km": 3, "availability": ["fri-am"], "urgency": "high"}
+        request_live = _api_item(api, auth, "help-requests", request)
+
+        # Drafts through the journey pages.
+        offer_draft = _draft(page, "offers", "Chats over a cup of tea")
+        request_draft = _draft(page, "requests", "Someone to walk with")
+        offer_draft_complete = _draft(page, "offers", "Fixing bikes")
+        tick_skills(page, "Bike repairs")
+        submit(page, "Continue")
+        tick_times(page, "Saturday Morning")
+        submit(page, "Continue")
+        answer_travel(page, mode="In person", distance="Up to 3 km", capacity="1")
+        submit(page, "Continue")
+        expect(heading(page)).to_have_text("Check your answers")
+        expect(page.get_by_role("button", name="Make it live")).to_be_visible()
+
+        who = SignedIn(person.name, person.email, person.password, context.storage_state())
+    finally:
+        context.close()
+    return PortalCitizen(
+        who, offer_live, offer_paused, offer_closed, offer_draft, offer_draft_complete, request_live, request_draft
+    )

@@ -78,7 +78,9 @@ def expect_signed_out(page: Page) -> None:
     expect(account_nav(page)).not_to_contain_text("Signed in as")
 
 
-def fill_registration(page: Page, person: Person, *, agree: bool = True) -> None:
+def fill_registration(
+    page: Page, person: Person, *, agree: bool = True, matching: bool = False, share_contact: bool = False
+) -> None:
     if not page.url.split("?")[0].endswith("/register"):
         page.goto("/register")
     expect(heading(page)).to_have_text("Create an account")
@@ -89,11 +91,16 @@ def fill_registration(page: Page, person: Person, *, agree: bool = True) -> None
     field(page, "Type your password again").fill(person.password)
     if agree:
         page.get_by_label(re.compile(r"^Keep my details")).check()
+    if matching:
+        page.get_by_label(re.compile(r"^Suggest me to others")).check()
+    if share_contact:
+        page.get_by_label(re.compile(r"^Share my contact details")).check()
 
 
-def register(page: Page, person: Person) -> None:
-    """Create a citizen account through the form: it signs the person in and shows their dashboard."""
-    fill_registration(page, person)
+def register(page: Page, person: Person, *, matching: bool = False, share_contact: bool = False) -> None:
+    """Create a citizen account through the form: it signs the person in and shows their dashboard.
+    "Keep my details" is always ticked; the other two consents only when asked for."""
+    fill_registration(page, person, matching=matching, share_contact=share_contact)
     submit(page, "Create account")
     expect_no_errors(page)
     expect(page).to_have_url(re.compile(r"/my$"))
@@ -137,3 +144,73 @@ def change_password(page: Page, current: str, new: str, confirm: str | None = No
     field(page, "New password").fill(new)
     field(page, "Type your new password again").fill(new if confirm is None else confirm)
     submit(page, "Change password")
+
+
+# --- the citizen portal: the offer and help-request journeys ---------------------------------
+
+
+def status_tag(page: Page):
+    """The status tag beside an item's heading ("Live", "Paused", "Closed", "Not finished")."""
+    return page.locator("main h1 ~ p .govuk-tag")
+
+
+def summary_value(page: Page, key: str):
+    """The value of one row of a summary list, by its key ("Usually free", "Skills", ...)."""
+    row = page.locator(".govuk-summary-list__row").filter(
+        has=page.locator(".govuk-summary-list__key", has_text=re.compile(rf"^\s*{re.escape(key)}\s*$"))
+    )
+    return row.locator(".govuk-summary-list__value")
+
+
+def answer_about(page: Page, title: str, description: str = "") -> None:
+    """Question 1: the title ("In a few words...") and the optional description."""
+    page.get_by_role("textbox", name=re.compile(r"^In a few words")).fill(title)
+    if description:
+        field(page, "Tell us a bit more (optional)").fill(description)
+
+
+def tick_skills(page: Page, *names: str) -> None:
+    for name in names:
+        page.get_by_role("checkbox", name=name, exact=True).check()
+
+
+def tick_times(page: Page, *slots: str) -> None:
+    """Tick slots of the availability grid by their (visually hidden) labels, like "Tuesday Morning"."""
+    for slot in slots:
+        page.get_by_role("checkbox", name=slot, exact=True).check()
+
+
+def answer_travel(
+    page: Page, *, mode: str = "In person", distance: str = "Up to 2 km", capacity: str | None = None,
+    urgency: str | None = None,
+) -> None:
+    page.get_by_role("radio", name=mode, exact=True).check()
+    page.get_by_role("radio", name=re.compile(rf"^{re.escape(distance)}\b")).check()
+    if capacity is not None:
+        field(page, "How many people could you help at once?").fill(capacity)
+    if urgency is not None:
+        page.get_by_role("radio", name=urgency, exact=True).check()
+
+
+def create_live_offer(
+    page: Page, title: str, *, skills: tuple[str, ...] = ("Gardening",),
+    times: tuple[str, ...] = ("Tuesday Morning",),
+) -> str:
+    """Walk the whole offer journey from the dashboard and make it live; returns the item's URL."""
+    page.goto("/my")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("link", name="Tell us what you could offer").click()
+    answer_about(page, title)
+    submit(page, "Continue")
+    tick_skills(page, *skills)
+    submit(page, "Continue")
+    tick_times(page, *times)
+    submit(page, "Continue")
+    answer_travel(page)
+    submit(page, "Continue")
+    expect_no_errors(page)
+    expect(heading(page)).to_have_text("Check your answers")
+    submit(page, "Make it live")
+    expect_no_errors(page)
+    expect(status_tag(page)).to_have_text("Live")
+    return page.url
