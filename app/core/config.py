@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     match_weight_distance: float = 0.25
     match_weight_time: float = 0.20
     match_weight_fresh: float = 0.10
-    match_weight_category: float = 0.0
+    match_weight_category: float = Field(default=0.0, ge=0.0, lt=1.0)
     match_remote_distance_part: float = 0.5
     match_candidates_per_request: int = 25
 

@@ -68,6 +68,11 @@ def allocate_edges_lapjvsp(offers: np.ndarray, requests: np.ndarray, scores: np.
     if len(edge_ids) == 0:
         return edge_ids
     offers, requests, scores = offers[edge_ids], requests[edge_ids], scores[edge_ids]
+    # A sparse matrix adds up duplicate entries: keep only the best edge of each pair.
+    order = np.lexsort((-scores, offers, requests))
+    first = np.r_[True, (requests[order][1:] != requests[order][:-1]) | (offers[order][1:] != offers[order][:-1])]
+    best_edges = np.sort(order[first])
+    edge_ids, offers, requests, scores = edge_ids[best_edges], offers[best_edges], requests[best_edges], scores[best_edges]
 
     request_labels, row = np.unique(requests, return_inverse=True)
     offer_labels, offer_index = np.unique(offers, return_inverse=True)

@@ -10,6 +10,7 @@ Scores are integers from 0 to 1000, so totals are exact and comparable between s
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -63,6 +64,7 @@ class Side:
     consents: bool = True  # the person holds `matching` consent
     capacity: int = 1  # offers: people at once
     used: int = 0  # offers: open matches already held
+    expires: float = math.inf  # when it stops being live (seconds since the epoch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,7 @@ class Context:
     """What the rules need beyond the two sides."""
 
     declined: frozenset[tuple[int, int]] = frozenset()  # (offer_id, request_id) pairs once declined
+    now: float = -math.inf  # seconds since the epoch: sides that expired by then are not live
 
 
 class KeySpace:
@@ -136,6 +139,7 @@ class SideTable:
         self.capacity = np.fromiter((s.capacity for s in sides), np.int64, n)
         self.used = np.fromiter((s.used for s in sides), np.int64, n)
         self.eligible = np.fromiter((s.active and s.consents for s in sides), np.bool_, n)
+        self.expires = np.fromiter((s.expires for s in sides), np.float64, n)
         self.row_of = {s.id: i for i, s in enumerate(sides)}
         self.by_skill = _index(sides, lambda s: s.skills)
         self.by_category = _index(sides, lambda s: s.categories)
@@ -283,6 +287,7 @@ def score_pairs(
     remote_ok = (om != 0) & (rm != 0)
     person_ok = (om != 1) & (rm != 1)
     keep = offers.eligible[o] & requests.eligible[r]
+    keep &= (offers.expires[o] > context.now) & (requests.expires[r] > context.now)
     keep &= offers.person_ids[o] != requests.person_ids[r]
     keep &= shared_slots != 0
     keep &= remote_ok | person_ok
@@ -321,11 +326,14 @@ def score_pairs(
     o, r, shared_slots, in_person, km, limit = o[idx], r[idx], shared_slots[idx], in_person[idx], km[idx], limit[idx]
     shared_skills, shared_categories = shared_skills[idx], shared_categories[idx]
 
-    skill_part = shared_skills / np.maximum(1, requests.skill_count[r])
+    covered = shared_skills / np.maximum(1, requests.skill_count[r])
+    skill_part = covered
     if weights.category > 0:
-        by_category = weights.category * shared_categories / np.maximum(1, requests.category_count[r])
-        skill_part = np.where(shared_skills > 0, skill_part, by_category)
-    with np.errstate(divide="ignore", invalid="ignore"):
+        # Similar skills fill part of what shared skills leave uncovered, so a shared skill
+        # always counts for more than a similar one (the weight is below 1).
+        similar = shared_categories / np.maximum(1, requests.category_count[r])
+        skill_part = covered + weights.category * similar * (1.0 - covered)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         distance_part = np.where(in_person, np.where(limit > 0, 1.0 - km / limit, 1.0), weights.remote_distance_part)
     time_part = np.minimum(1.0, np.bitwise_count(shared_slots) / np.maximum(1, np.bitwise_count(requests.slots[r])))
     fresh_part = 1.0 - np.minimum(1.0, offers.used[o] / np.maximum(1, offers.capacity[o]))
@@ -486,18 +494,21 @@ def reference_score(offer: Side, request: Side, weights: Weights, context: Conte
 
     if not (offer.active and offer.consents and request.active and request.consents):
         return None
+    if offer.expires <= context.now or request.expires <= context.now:
+        return None
     if offer.person_id == request.person_id or (offer.id, request.id) in context.declined:
         return None
     shared_slots = offer.slots & request.slots
     if not shared_slots:
         return None
     shared = len(offer.skills & request.skills)
-    if shared:
-        skill_part = shared / max(1, len(request.skills))
-    elif weights.category > 0 and offer.categories & request.categories:
-        skill_part = weights.category * len(offer.categories & request.categories) / max(1, len(request.categories))
-    else:
+    similar = len(offer.categories & request.categories)
+    if not shared and not (weights.category > 0 and similar):
         return None
+    covered = shared / max(1, len(request.skills))
+    skill_part = covered
+    if weights.category > 0:
+        skill_part = covered + weights.category * (similar / max(1, len(request.categories))) * (1.0 - covered)
     remote_ok = offer.mode != IN_PERSON and request.mode != IN_PERSON
     person_ok = offer.mode != REMOTE and request.mode != REMOTE
     in_person = False

@@ -5,12 +5,13 @@ The scoring itself is the pure engine's; this module only decides what to load a
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -25,6 +26,7 @@ from app.matching.models import OPEN_STATUSES, Match, MatchRun, MatchStatus
 from app.registry import availability
 from app.core import changes
 from app.registry.models import ItemMode, Skill
+from app.registry import service as registry_service
 from app.registry.service import OFFER, REQUEST, ItemKind, in_matching_clause
 
 def weights_from(settings: Settings) -> Weights:
@@ -83,7 +85,7 @@ def load_sides(
     link, link_column = kind.link, kind.link_item_column
     columns = [
         model.id, model.person_id, model.mode, model.latitude, model.longitude,
-        model.max_distance_km, model.availability, link.skill_id,
+        model.max_distance_km, model.availability, link.skill_id, model.expires_at,
     ]
     if kind is OFFER:
         columns.append(model.capacity)
@@ -126,8 +128,9 @@ def load_sides(
             longitude=row[4],
             max_distance_km=row[5],
             slots=row[6],
-            capacity=row[8] if is_offer else 1,
+            capacity=row[9] if is_offer else 1,
             used=used.get(item_id, 0),
+            expires=row[8].timestamp() if row[8] is not None else math.inf,
         )
         for item_id, row in items.items()
     ]
@@ -146,7 +149,8 @@ def _suggestions(db: Session, settings: Settings, *, kind: ItemKind, item_id: in
     """The best candidates for one live item, from the in-process index (see `matching.index`)."""
     index = get_index(db)
     weights = weights_from(settings)
-    context = Context(declined=index.declined)
+    # The index may be older than some end dates: expiry is checked against the clock each time.
+    context = Context(declined=index.declined, now=utcnow().timestamp())
     if kind is OFFER:
         row = index.offers.row_of.get(item_id)
         if row is None:
@@ -180,6 +184,25 @@ def suggestions_for_request(db: Session, settings: Settings, *, request_id: int,
 
 def suggestions_for_offer(db: Session, settings: Settings, *, offer_id: int, limit: int = 10) -> list[Suggestion]:
     return _suggestions(db, settings, kind=OFFER, item_id=offer_id, limit=limit)
+
+
+def cancel_stale_suggestions(db: Session) -> int:
+    """Cancel suggestions whose offer or request has left matching (paused, closed, expired, or
+    its owner withdrew consent), so that nobody without consent stays matched and the other side
+    is free for the next run."""
+    live_offers = select(OFFER.model.id).where(in_matching_clause(OFFER))
+    live_requests = select(REQUEST.model.id).where(in_matching_clause(REQUEST))
+    result = db.execute(
+        update(Match)
+        .where(
+            Match.status == MatchStatus.suggested,
+            or_(Match.offer_id.not_in(live_offers), Match.request_id.not_in(live_requests)),
+        )
+        .values(status=MatchStatus.cancelled, updated_at=utcnow(), version=Match.version + 1)
+    )
+    if result.rowcount:
+        changes.bump(db, "matching")
+    return result.rowcount
 
 
 # --- allocation ------------------------------------------------------------------------------
@@ -220,6 +243,7 @@ def run_allocation(
     unused places, so a re-run never duplicates what is still open.
     """
     started = time.perf_counter()
+    cancel_stale_suggestions(db)
     run = MatchRun(ward_code=ward_code, triggered_by_account_id=account.id if account else None)
     db.add(run)
     db.flush()
@@ -229,7 +253,7 @@ def run_allocation(
     has_open = select(Match.request_id).where(Match.status.in_(OPEN_STATUSES))
     request_area = [] if ward_code is None else [REQUEST.model.ward_code == ward_code]
     requests = load_sides(db, REQUEST, [*request_area, REQUEST.model.id.not_in(has_open)], categories)
-    context = Context(declined=_declined(db))
+    context = Context(declined=_declined(db), now=utcnow().timestamp())
     result = compute_allocation(offers, requests, weights_from(settings), context, settings.match_candidates_per_request)
 
     now = utcnow()
@@ -268,3 +292,17 @@ def run_allocation(
     db.flush()
     return run
 
+
+
+def cancel_suggestions_of_person(db: Session, person_id: int) -> None:
+    """Consent withdrawn: their open suggestions end at once."""
+    offers = select(OFFER.model.id).where(OFFER.model.person_id == person_id)
+    requests = select(REQUEST.model.id).where(REQUEST.model.person_id == person_id)
+    db.execute(
+        update(Match)
+        .where(Match.status == MatchStatus.suggested, or_(Match.offer_id.in_(offers), Match.request_id.in_(requests)))
+        .values(status=MatchStatus.cancelled, updated_at=utcnow(), version=Match.version + 1)
+    )
+
+
+registry_service.WITHDRAWAL_HOOKS.append(cancel_suggestions_of_person)

@@ -41,6 +41,9 @@ from app.registry.postcodes import InvalidPostcode, normalise_postcode
 DEFAULT_LIFETIME = timedelta(days=182)
 # Matching keeps an index of the register; every change it depends on moves this stamp.
 MATCHING_STAMP = "matching"
+# Called with (db, person_id) when someone withdraws consent to matching; the matching domain
+# registers one that cancels their open suggestions (registry cannot import matching).
+WITHDRAWAL_HOOKS: list = []
 MAX_LIFETIME = timedelta(days=731)
 TITLE_MAX = 120
 DESCRIPTION_MAX = 2000
@@ -334,6 +337,9 @@ def set_person_consent(
         recorded_by_account_id=account.id,
     )
     changes.bump(db, MATCHING_STAMP)
+    if not given and purpose in (ConsentPurpose.matching, ConsentPurpose.profile):
+        for hook in WITHDRAWAL_HOOKS:
+            hook(db, person.id)
     if purpose is ConsentPurpose.profile and not given:
         # Without consent to keep their details we stop using them: nothing stays live.
         for kind in (OFFER, REQUEST):

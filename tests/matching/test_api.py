@@ -1,0 +1,198 @@
+"""Matching through HTTP: the suggestions contract, ownership, roles, privacy and the portal pages."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from app.matching.models import Match, MatchRun
+from tests.conftest import api_token, sign_in
+
+SUGGESTION_KEYS = {"score", "distance_km", "shared_skills", "shared_slots", "explanation"}
+RUN_KEYS = {
+    "id", "ward_code", "requests_considered", "offers_considered", "candidate_pairs",
+    "requests_covered", "offers_used", "new_suggestions", "total_score", "seconds",
+}
+
+
+def others_of(garden, *owners):
+    """Names and emails of everyone in the garden except the owners: none may appear in a response."""
+    people = [garden.rhian, garden.bryn, garden.gwen, garden.ffion]
+    words = []
+    for who in people:
+        if who in owners:
+            continue
+        words += [who.email, who.name, *who.name.split()]
+    return words
+
+
+def assert_private(text: str, words) -> None:
+    lowered = text.lower()
+    for word in words:
+        assert word.lower() not in lowered, f"{word!r} appears in the response"
+
+
+def test_suggestions_for_a_help_request(client, garden):
+    headers = api_token(client, garden.rhian.account)
+    response = client.get(f"/api/v1/help-requests/{garden.need.id}/suggestions?limit=10", headers=headers)
+    assert response.status_code == 200
+    body = response.json()
+    assert [s["offer_id"] for s in body] == [garden.bryn_offer.id, garden.gwen_offer.id]
+    for s in body:
+        assert set(s) == SUGGESTION_KEYS | {"offer_id"}
+        assert isinstance(s["score"], float) and 0 < s["score"] <= 1
+        assert s["shared_skills"] == ["gardening"]
+    assert [s["score"] for s in body] == sorted((s["score"] for s in body), reverse=True)
+    best = body[0]
+    assert best["distance_km"] == 1.5
+    assert best["shared_slots"] == ["tue-am"]
+    assert best["explanation"] == "Shares Gardening · about 1.5 km apart · both free Tuesday mornings"
+    assert body[1]["distance_km"] == 2.0 and body[1]["shared_slots"] == ["wed-pm"]
+    assert_private(response.text, others_of(garden, garden.rhian))
+
+    one = client.get(f"/api/v1/help-requests/{garden.need.id}/suggestions", params={"limit": 1}, headers=headers)
+    assert [s["offer_id"] for s in one.json()] == [garden.bryn_offer.id]
+
+
+def test_suggestions_for_an_offer(client, garden):
+    headers = api_token(client, garden.bryn.account)
+    response = client.get(f"/api/v1/offers/{garden.bryn_offer.id}/suggestions", headers=headers)
+    assert response.status_code == 200
+    [s] = response.json()
+    assert set(s) == SUGGESTION_KEYS | {"request_id"}
+    assert s["request_id"] == garden.need.id
+    assert s["distance_km"] == 1.5 and s["shared_skills"] == ["gardening"] and s["shared_slots"] == ["tue-am"]
+    assert s["explanation"] == "Shares Gardening · about 1.5 km apart · both free Tuesday mornings"
+    assert_private(response.text, others_of(garden, garden.bryn))
+    # Ffion is too far from anyone who asked: an empty list, not an error.
+    ffion_headers = api_token(client, garden.ffion.account)
+    ffion = client.get(f"/api/v1/offers/{garden.ffion_offer.id}/suggestions", headers=ffion_headers)
+    assert ffion.status_code == 200 and ffion.json() == []
+
+
+def test_another_persons_items_are_not_found(client, garden):
+    headers = api_token(client, garden.bryn.account)
+    assert client.get(f"/api/v1/help-requests/{garden.need.id}/suggestions", headers=headers).status_code == 404
+    assert client.get(f"/api/v1/offers/{garden.gwen_offer.id}/suggestions", headers=headers).status_code == 404
+    # An id that does not exist looks just the same.
+    assert client.get("/api/v1/offers/999999/suggestions", headers=headers).status_code == 404
+
+
+def test_suggestions_need_a_signed_in_citizen(client, garden, staff):
+    assert client.get(f"/api/v1/help-requests/{garden.need.id}/suggestions").status_code == 401
+    assert client.get(f"/api/v1/offers/{garden.bryn_offer.id}/suggestions").status_code == 401
+    # Staff have no items of their own and may not read a citizen's suggestions here.
+    response = client.get(f"/api/v1/help-requests/{garden.need.id}/suggestions", headers=api_token(client, staff))
+    assert response.status_code in (403, 404)
+
+
+@pytest.mark.parametrize("limit", ["0", "51", "-1", "ten"])
+def test_limit_out_of_range_is_refused(client, garden, limit):
+    headers = api_token(client, garden.rhian.account)
+    response = client.get(f"/api/v1/help-requests/{garden.need.id}/suggestions", params={"limit": limit}, headers=headers)
+    assert response.status_code == 422
+    offer_headers = api_token(client, garden.bryn.account)
+    url = f"/api/v1/offers/{garden.bryn_offer.id}/suggestions"
+    response = client.get(url, params={"limit": limit}, headers=offer_headers)
+    assert response.status_code == 422
+
+
+def count_runs(db) -> tuple[int, int]:
+    db.expire_all()
+    return (
+        db.execute(select(func.count()).select_from(MatchRun)).scalar_one(),
+        db.execute(select(func.count()).select_from(Match)).scalar_one(),
+    )
+
+
+def test_only_admins_and_linkers_start_a_run(client, db, garden, staff, admin, linker):
+    assert client.post("/api/v1/matching/runs", json={}).status_code == 401
+    for who in (garden.rhian.account, staff):
+        response = client.post("/api/v1/matching/runs", json={}, headers=api_token(client, who))
+        assert response.status_code == 403, who.role
+    assert count_runs(db) == (0, 0)
+
+    response = client.post("/api/v1/matching/runs", json={}, headers=api_token(client, admin))
+    assert response.status_code == 201
+    figures = response.json()
+    assert set(figures) == RUN_KEYS
+    assert figures["requests_considered"] == 1 and figures["offers_considered"] == 3
+    assert figures["requests_covered"] == 1 and figures["offers_used"] == 1 and figures["new_suggestions"] == 1
+    assert figures["total_score"] > 0 and figures["seconds"] >= 0 and figures["ward_code"] is None
+    assert_private(response.text, others_of(garden))
+    assert count_runs(db) == (1, 1)
+    assert db.get(MatchRun, figures["id"]).triggered_by_account_id == admin.id
+
+    response = client.post("/api/v1/matching/runs", headers=api_token(client, linker))
+    assert response.status_code == 201
+    assert response.json()["new_suggestions"] == 0  # Rhian already holds an open suggestion
+    assert count_runs(db) == (2, 1)
+
+
+def test_a_run_refuses_unknown_fields(client, admin, places):
+    response = client.post("/api/v1/matching/runs", json={"everything": True}, headers=api_token(client, admin))
+    assert response.status_code == 422
+
+
+# --- the portal ---------------------------------------------------------------------------------------
+
+
+def test_the_offer_page_links_to_its_suggestions(client, garden):
+    sign_in(client, garden.bryn.account)
+    page = client.get(f"/offers/{garden.bryn_offer.id}")
+    assert page.status_code == 200
+    url = f"/offers/{garden.bryn_offer.id}/suggestions"
+    assert f'hx-get="{url}"' in page.text and f'href="{url}"' in page.text
+
+
+def test_the_suggestions_page_and_its_htmx_fragment(client, garden):
+    sign_in(client, garden.bryn.account)
+    url = f"/offers/{garden.bryn_offer.id}/suggestions"
+    explanation = "Shares Gardening · about 1.5 km apart · both free Tuesday mornings"
+
+    page = client.get(url)
+    assert page.status_code == 200
+    assert "<html" in page.text and explanation in page.text
+    assert "HX-Request" in page.headers["vary"]
+    assert_private(page.text, others_of(garden, garden.bryn))
+
+    fragment = client.get(url, headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    assert "<html" not in fragment.text.lower() and "<body" not in fragment.text.lower()
+    assert explanation in fragment.text
+    assert "HX-Request" in fragment.headers["vary"]
+    assert_private(fragment.text, others_of(garden, garden.bryn))
+
+
+def test_the_request_suggestions_page(client, garden):
+    sign_in(client, garden.rhian.account)
+    page = client.get(f"/requests/{garden.need.id}/suggestions")
+    assert page.status_code == 200
+    assert "Shares Gardening · about 1.5 km apart · both free Tuesday mornings" in page.text
+    assert "Shares Gardening · about 2 km apart · both free Wednesday afternoons" in page.text
+    assert page.text.index("about 1.5 km") < page.text.index("about 2 km")  # best first
+    assert_private(page.text, others_of(garden, garden.rhian))
+
+
+def test_another_persons_suggestions_page_is_not_found(client, garden):
+    sign_in(client, garden.bryn.account)
+    assert client.get(f"/offers/{garden.gwen_offer.id}/suggestions").status_code == 404
+    assert client.get(f"/offers/{garden.gwen_offer.id}/suggestions", headers={"HX-Request": "true"}).status_code == 404
+    assert client.get(f"/requests/{garden.need.id}/suggestions").status_code == 404
+
+
+def test_withdrawing_consent_through_the_api_takes_effect_on_the_next_call(client, db, garden, admin):
+    rhian, bryn = api_token(client, garden.rhian.account), api_token(client, garden.bryn.account)
+    url = f"/api/v1/help-requests/{garden.need.id}/suggestions"
+    assert [s["offer_id"] for s in client.get(url, headers=rhian).json()] == [garden.bryn_offer.id, garden.gwen_offer.id]
+
+    response = client.put("/api/v1/me/consents/matching", json={"given": False}, headers=bryn)
+    assert response.status_code == 200
+
+    assert [s["offer_id"] for s in client.get(url, headers=rhian).json()] == [garden.gwen_offer.id]
+    mine = client.get(f"/api/v1/offers/{garden.bryn_offer.id}/suggestions", headers=bryn)
+    assert mine.status_code == 200 and mine.json() == []
+    run = client.post("/api/v1/matching/runs", json={}, headers=api_token(client, admin))
+    assert run.status_code == 201 and run.json()["new_suggestions"] == 1
+    db.expire_all()
+    assert db.execute(select(Match.offer_id, Match.request_id)).all() == [(garden.gwen_offer.id, garden.need.id)]
