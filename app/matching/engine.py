@@ -187,6 +187,59 @@ class Scored:
     shared_slots: np.ndarray
 
 
+def o_early_of(o: np.ndarray, oo: np.ndarray, early: np.ndarray) -> np.ndarray:
+    """Per pair, whether its offer holds an earlier key (looked up from the block's offers)."""
+    flags = np.zeros(int(oo.max()) + 1, np.bool_)
+    flags[oo] = early
+    return flags[o]
+
+
+r_early_of = o_early_of
+
+
+def _block_pairs(offers: SideTable, oo: np.ndarray, requests: SideTable, rr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of one key block that could possibly meet, pruned by latitude before anything else.
+
+    Pairs that can both meet remotely are kept whole. Every other pair must meet in person within
+    the request's travel limit, so only offers inside the request's band of latitude are taken
+    (offers sorted by latitude, two binary searches per request).
+    """
+    o_remote = offers.mode[oo] != 0  # remote or either
+    r_remote = requests.mode[rr] != 0
+    parts_o, parts_r = [], []
+    # 1. both could meet remotely: no distance limit applies.
+    oo_rc, rr_rc = oo[o_remote], rr[r_remote]
+    if len(oo_rc) and len(rr_rc):
+        parts_o.append(np.tile(oo_rc, len(rr_rc)))
+        parts_r.append(np.repeat(rr_rc, len(oo_rc)))
+    # 2. requests that can meet remotely, with offers that can only meet in person: within the band.
+    # 3. requests that can only meet in person, with any offer able to meet in person: within the band.
+    for requests_part, offers_part in (
+        (rr_rc, oo[~o_remote]),
+        (rr[~r_remote], oo[offers.mode[oo] != 1]),
+    ):
+        if len(requests_part) == 0 or len(offers_part) == 0:
+            continue
+        order = np.argsort(offers.lat[offers_part], kind="stable")
+        sorted_offers = offers_part[order]
+        sorted_lat = offers.lat[sorted_offers]
+        half = requests.max_km[requests_part] / KM_PER_DEGREE_LAT
+        lat = requests.lat[requests_part]
+        starts = np.searchsorted(sorted_lat, lat - half, side="left")
+        ends = np.searchsorted(sorted_lat, lat + half, side="right")
+        counts = np.where(np.isnan(lat), 0, ends - starts)
+        total = int(counts.sum())
+        if total == 0:
+            continue
+        first = np.repeat(starts - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+        parts_o.append(sorted_offers[first + np.arange(total)])
+        parts_r.append(np.repeat(requests_part, counts))
+    if not parts_o:
+        empty = np.empty(0, np.int64)
+        return empty, empty
+    return np.concatenate(parts_o), np.concatenate(parts_r)
+
+
 def _popcount(words: np.ndarray) -> np.ndarray:
     return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
 
@@ -247,9 +300,8 @@ def pairs_sharing_a_key(
         below = space.below(key)
         o_early = (o_words[oo] & below).any(axis=1)
         r_early = (r_words[rr] & below).any(axis=1)
-        o = np.tile(oo, len(rr))
-        r = np.repeat(rr, len(oo))
-        check = np.flatnonzero(np.tile(o_early, len(rr)) & np.repeat(r_early, len(oo)))
+        o, r = _block_pairs(offers, oo, requests, rr)
+        check = np.flatnonzero(o_early_of(o, oo, o_early) & r_early_of(r, rr, r_early))
         if len(check):
             again = (o_words[o[check]] & r_words[r[check]] & below).any(axis=1)
             drop = np.zeros(len(o), np.bool_)

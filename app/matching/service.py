@@ -275,8 +275,10 @@ def run_allocation(
         }
         for c in result.chosen
     ]
+    # Core, not the ORM: tens of thousands of rows, none of which needs to become an object.
+    connection = db.connection()
     for start in range(0, len(rows), 5000):
-        db.execute(insert(Match), rows[start : start + 5000])
+        connection.execute(insert(Match.__table__), rows[start : start + 5000])
     run.requests_considered = len(requests)
     run.offers_considered = len(offers)
     run.candidate_pairs = result.candidate_pairs
