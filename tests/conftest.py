@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -24,6 +26,10 @@ from app.main import create_app
 from app.registry.models import PostcodeLocation, Ward
 from app.registry.postcodes import normalise_postcode
 from app.migrations_support import upgrade_to_head
+
+# Property tests must not fail because a shared CI machine is slow: no per-example deadline.
+hypothesis_settings.register_profile("marketplace", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("marketplace")
 
 PASSWORD = "plum-orchard-river-42"
 BACKENDS = ["sqlite", "postgresql"]

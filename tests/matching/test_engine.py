@@ -493,7 +493,8 @@ def pairs_meeting_every_other_rule(draw):
     return side(1, 1, offer_skills), side(2, 2, request_skills)
 
 
-@PROPERTY
+# Most generated pairs share a skill, so many are set aside: that filtering is expected here.
+@settings(PROPERTY, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(pairs_meeting_every_other_rule(), st.floats(0.05, 0.95))
 def test_same_category_pairs_are_allowed_but_score_below_a_shared_skill(pair, category_weight):
     offer, request = pair
