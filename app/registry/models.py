@@ -105,10 +105,8 @@ def _item_table_args(table: str) -> tuple:
     )
 
 
-class Offer(SQLModel, table=True):
-    """A capability offer: what someone can give."""
-
-    __table_args__ = _item_table_args("offer") + (sa.CheckConstraint("capacity >= 1 AND capacity <= 50", name="capacity_range"),)
+class ItemFields(SQLModel):
+    """What offers and help requests share (not a table itself)."""
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id", index=True, ondelete="CASCADE")
@@ -126,31 +124,22 @@ class Offer(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
     updated_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
     closed_at: datetime | None = Field(sa_type=UTCDateTime, default=None)
+
+
+class Offer(ItemFields, table=True):
+    """A capability offer: what someone can give."""
+
+    __table_args__ = _item_table_args("offer") + (sa.CheckConstraint("capacity >= 1 AND capacity <= 50", name="capacity_range"),)
+
     capacity: int = 1
 
 
-class HelpRequest(SQLModel, table=True):
+class HelpRequest(ItemFields, table=True):
     """A help request: what someone is looking for."""
 
     __tablename__ = "help_request"
     __table_args__ = _item_table_args("help_request")
 
-    id: int | None = Field(default=None, primary_key=True)
-    person_id: int = Field(foreign_key="person.id", index=True, ondelete="CASCADE")
-    title: str = Field(default="", max_length=120)
-    description: str = Field(default="", max_length=2000)
-    mode: ItemMode = Field(sa_type=enum_column(ItemMode, 16), default=ItemMode.either)
-    max_distance_km: float = 2.0
-    availability: int = 0
-    status: ItemStatus = Field(sa_type=enum_column(ItemStatus, 16), default=ItemStatus.draft)
-    postcode: str | None = Field(default=None, max_length=8)
-    latitude: float | None = None
-    longitude: float | None = None
-    ward_code: str | None = Field(default=None, max_length=9)
-    expires_at: datetime = Field(sa_type=UTCDateTime)
-    created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
-    updated_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
-    closed_at: datetime | None = Field(sa_type=UTCDateTime, default=None)
     urgency: Urgency = Field(sa_type=enum_column(Urgency, 16), default=Urgency.normal)
 
 
