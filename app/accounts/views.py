@@ -9,10 +9,10 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from app.accounts import service
-from app.accounts.deps import AdminOnly, OptionalAccount, SignedIn, load_account, safe_next_path
+from app.accounts.deps import AdminOnly, SignedIn, load_account, safe_next_path
 from app.accounts.models import Role
 from app.core.db import DbSession
-from app.core.errors import InvalidInput
+from app.core.errors import FieldError, InvalidInput
 from app.core.mail import Mailer
 from app.core.templating import render, set_flash
 
@@ -109,8 +109,6 @@ def sign_in_submit(request: Request, db: DbSession, form: Annotated[SignInForm, 
             db, settings, email=form.email, password=form.password, address=_client_address(request)
         )
     except (service.SignInRefused, service.SignInThrottled) as refusal:
-        from app.core.errors import FieldError
-
         form.password = ""
         status = 429 if isinstance(refusal, service.SignInThrottled) else 422
         error = InvalidInput(FieldError("email", refusal.message))
@@ -230,9 +228,7 @@ def admin_create(request: Request, db: DbSession, admin: AdminOnly, form: Annota
     try:
         role = Role(form.role) if form.role in {r.value for r in STAFF_ROLES} else None
         if role is None:
-            from app.core.errors import FieldError
-
-            raise InvalidInput(FieldError("role", "Choose community linker, council staff or administrator"))
+                raise InvalidInput(FieldError("role", "Choose community linker, council staff or administrator"))
         service.invite_account(db, settings, Mailer(settings), email=form.email, name=form.name, role=role)
     except InvalidInput as error:
         return _admin_page(request, db, form, error)

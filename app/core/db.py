@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine import Engine, make_url
@@ -53,10 +54,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def enum_column(enum_type: type, length: int) -> "sa.Enum":
+def enum_column(enum_type: type, length: int) -> sa.Enum:
     """A plain VARCHAR on both databases: no PostgreSQL enum type to migrate later."""
-    import sqlalchemy as sa
-
     return sa.Enum(enum_type, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
 

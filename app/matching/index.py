@@ -13,12 +13,11 @@ import threading
 import time
 from dataclasses import dataclass
 
-import numpy as np
 from sqlalchemy import select
 from sqlmodel import Session
 
 from app.core import changes
-from app.matching.engine import Side, SideTable, key_spaces
+from app.matching.engine import SideTable, key_spaces
 from app.matching.models import Match, MatchStatus
 from app.registry.models import Skill
 
@@ -89,13 +88,4 @@ def forget() -> None:
         _cache.clear()
 
 
-def table_with(table: SideTable, side: Side) -> tuple[SideTable, int]:
-    """The row of `side` in `table`, adding a one-row table when it is not indexed (not live)."""
-    row = table.row_of.get(side.id)
-    if row is not None:
-        return table, row
-    single = SideTable([side], (table.skill_space, table.category_space))
-    return single, 0
-
-
-__all__ = ["MatchIndex", "forget", "get_index", "np"]
+__all__ = ["MatchIndex", "forget", "get_index"]

@@ -13,7 +13,7 @@ from app.accounts.deps import OptionalAccount, load_account, require_role
 from app.accounts.models import Account, Role
 from app.accounts.views import see_other, sign_in_response
 from app.core.db import DbSession, atomic
-from app.core.errors import FieldError, InvalidInput, NotFound
+from app.core.errors import InvalidInput, NotFound
 from app.core.templating import render
 from app.privacy import service as privacy
 from app.privacy.models import ConsentPurpose
