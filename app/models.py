@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from app.core.changes import ChangeStamp
 from app.accounts.models import Account, ApiToken, LoginAttempt, PasswordResetToken, UserSession
 from app.matching.models import Match, MatchRun
+from app.privacy.audit import AuditEvent
 from app.privacy.models import ConsentRecord
 from app.registry.models import (
     HelpRequest,
@@ -23,6 +24,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "Account",
     "ApiToken",
+    "AuditEvent",
     "ChangeStamp",
     "ConsentRecord",
     "HelpRequest",
