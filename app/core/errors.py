@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,8 +17,20 @@ logger = logging.getLogger("marketplace.errors")
 
 @dataclass(frozen=True)
 class FieldError:
+    """One field's problem. `template` is an English message id (marked with `N_`), formatted
+    with `params` (`%(name)s` placeholders); `translated` gives it in the reader's language."""
+
     field: str
-    message: str
+    template: str
+    params: Mapping[str, Any] | None = None
+
+    @property
+    def message(self) -> str:
+        return self.template % self.params if self.params else self.template
+
+    def translated(self, gettext: Callable[[str], str]) -> str:
+        text = gettext(self.template)
+        return text % self.params if self.params else text
 
 
 class InvalidInput(Exception):
