@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from contextlib import asynccontextmanager
 
@@ -13,12 +14,29 @@ from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_session_factory
 from app.core.errors import install_error_handlers
 from app.core.logs import install_log_scrubbers
+from app.core.plugins import Plugins
 from app.core.middleware import (
     BodySizeLimitMiddleware,
     CSRFMiddleware,
     SecurityHeadersMiddleware,
     UnexpectedErrorMiddleware,
 )
+
+
+# Lowest first: each domain may use the hooks of those before it, never those after.
+DOMAINS = ("app.accounts", "app.privacy", "app.registry", "app.matching")
+
+
+def domain_plugins(domains: tuple[str, ...] = DOMAINS) -> list:
+    return [importlib.import_module(f"{name}.plugin") for name in domains]
+
+
+def build_plugins(domains: tuple[str, ...] = DOMAINS) -> Plugins:
+    """Every domain's hooks, registered in dependency order: the same wiring for app and worker."""
+    plugins = Plugins()
+    for module in domain_plugins(domains):
+        module.register(plugins)
+    return plugins
 
 
 class UnsafeProductionState(RuntimeError):
@@ -39,6 +57,8 @@ def refuse_demo_accounts_in_production(settings: Settings, session_factory) -> N
 
 
 def create_app(settings: Settings | None = None, *, engine=None, session_factory=None) -> FastAPI:
+    from app import pages
+
     settings = settings or get_settings()
     logging.basicConfig(level=settings.log_level)
     install_log_scrubbers()
@@ -62,27 +82,12 @@ def create_app(settings: Settings | None = None, *, engine=None, session_factory
     app.state.engine = engine
     app.state.session_factory = session_factory
 
-    from app import pages
-    from app.accounts import api as accounts_api
-    from app.accounts import views as accounts_views
-    from app.matching import api as matching_api
-    from app.matching import views as matching_views
-    from app.privacy import views as privacy_views
-    from app.registry import admin_views as registry_admin_views
-    from app.registry import api as registry_api
-    from app.registry import views as registry_views
-
-    app.state.account_sections = [registry_views.account_consent_section]
-    app.state.item_sections = [matching_views.item_suggestions_section]
+    plugins = build_plugins()
+    app.state.plugins = plugins
     app.include_router(pages.router)
-    app.include_router(accounts_views.router)
-    app.include_router(privacy_views.router)
-    app.include_router(registry_admin_views.router)
-    app.include_router(matching_views.router)
-    app.include_router(registry_views.router)
-    app.include_router(accounts_api.router)
-    app.include_router(registry_api.router)
-    app.include_router(matching_api.router)
+    for module in domain_plugins():
+        for router in module.routers():
+            app.include_router(router)
 
     app.mount("/static", StaticFiles(directory=settings.static_dir, check_dir=False), name="static")
     install_error_handlers(app)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
-from app.accounts.deps import load_account
+from app.accounts.dependencies import load_account
 from app.core.templating import render
 
 router = APIRouter(include_in_schema=False)

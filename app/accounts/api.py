@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from app.accounts import service
-from app.accounts.deps import ApiAccount, bearer_token
+from app.accounts.dependencies import ApiAccount, bearer_token
 from app.accounts.models import AccountPublic
 from app.core.db import DbSession
 from app.core.errors import api_message

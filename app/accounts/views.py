@@ -5,16 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
 from app.accounts import service
-from app.accounts.deps import AdminOnly, SignedIn, load_account, safe_next_path
+from app.accounts.dependencies import AdminOnly, SignedIn, load_account, safe_next_path, sign_in_response
 from app.accounts.models import Role
 from app.core.db import DbSession
 from app.core.errors import FieldError, InvalidInput
 from app.core.mail import Mailer
-from app.core.templating import render, set_flash
+from app.core.responses import see_other
+from app.core.templating import render
 
 router = APIRouter(dependencies=[Depends(load_account)], include_in_schema=False)
 
@@ -52,36 +53,8 @@ class NewAccountForm(_Form):
     role: str = ""
 
 
-def see_other(request: Request, url: str, *, flash: str | None = None) -> Response:
-    """After a POST: 303 for plain browsers, HX-Redirect for htmx."""
-    if request.headers.get("HX-Request"):
-        response: Response = Response(status_code=204, headers={"HX-Redirect": url})
-    else:
-        response = RedirectResponse(url, status_code=303)
-    if flash:
-        set_flash(response, flash, secure=request.app.state.settings.is_production)
-    return response
-
-
 def _client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-def sign_in_response(request: Request, db, account, url: str, flash: str | None = None) -> Response:
-    settings = request.app.state.settings
-    service.end_session(db, cookie_value=request.cookies.get(settings.session_cookie_name))
-    cookie_value = service.start_session(db, settings, account=account)
-    response = see_other(request, url, flash=flash)
-    response.set_cookie(
-        settings.session_cookie_name,
-        cookie_value,
-        max_age=settings.session_absolute_hours * 3600,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=settings.is_production,
-    )
-    return response
 
 
 def _form_page(request: Request, template: str, form: BaseModel, error: InvalidInput | None = None, **extra) -> Response:
@@ -169,7 +142,7 @@ def reset_password_submit(request: Request, db: DbSession, form: Annotated[Reset
 
 def _settings_page(request: Request, db, account, error: InvalidInput | None = None) -> Response:
     # Other domains add their own sections (for example privacy choices) without a dependency back.
-    sections = [section for provider in request.app.state.account_sections if (section := provider(request, db, account))]
+    sections = [section for provider in request.app.state.plugins.account_sections if (section := provider(request, db, account))]
     return _form_page(request, "accounts/settings.html", ChangePasswordForm(), error, sections=sections)
 
 

@@ -1,4 +1,12 @@
-"""Errors people can understand: field problems, not-found, and friendly error pages."""
+"""Errors that carry their status, and one handler for each surface: page, htmx fragment, API.
+
+Every refusal a person can meet is an `AppError`: `NotFound` (404, also for someone else's object,
+so ids cannot be probed), `Forbidden` (403), `Conflict` (409, a stale version: it carries the
+latest state), `InvalidInput` (422, one or more field errors). Services raise them; views and
+APIs let them through. A plain page gets the friendly error page, an htmx request gets the
+message in place (the fragment replaces the element that asked), and the API gets JSON:
+`{"detail": message}`, or `{"errors": [{"field", "message"}]}` for invalid input.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +17,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.i18n import N_
 
 logger = logging.getLogger("marketplace.errors")
 
@@ -33,19 +43,55 @@ class FieldError:
         return text % self.params if self.params else text
 
 
-class InvalidInput(Exception):
+class AppError(Exception):
+    """A refusal fit to show to the person: a plain-English message and the HTTP status it means."""
+
+    status: int = 400
+    default_message: str = N_("Sorry, there is a problem with that request")
+
+    def __init__(self, message: str | None = None, *, status: int | None = None):
+        self.message = message or self.default_message
+        if status is not None:
+            self.status = status
+        super().__init__(self.message)
+
+
+class NotFound(AppError):
+    """The object does not exist or belongs to someone else: both answer 404, so ids cannot be probed."""
+
+    status = 404
+    default_message = N_("Page not found")
+
+
+class Forbidden(AppError):
+    status = 403
+    default_message = N_("You do not have permission to do this")
+
+
+class Conflict(AppError):
+    """Someone else changed the object first. `latest` is its current public state, for the API."""
+
+    status = 409
+    default_message = N_("Someone else changed this just now. Here is the latest version.")
+
+    def __init__(self, message: str | None = None, *, latest: Any = None):
+        super().__init__(message)
+        self.latest = latest
+
+
+class InvalidInput(AppError):
     """One or more fields are wrong; each message is fit to show to the person who typed it."""
+
+    status = 422
+    default_message = N_("There is a problem with what you entered")
 
     def __init__(self, errors: list[FieldError] | FieldError):
         self.errors = [errors] if isinstance(errors, FieldError) else list(errors)
-        super().__init__("; ".join(f"{e.field}: {e.message}" for e in self.errors))
+        super().__init__()
+        self.args = ("; ".join(f"{e.field}: {e.message}" for e in self.errors),)
 
     def for_field(self, field: str) -> str | None:
         return next((e.message for e in self.errors if e.field == field), None)
-
-
-class NotFound(Exception):
-    """The object does not exist or belongs to someone else: both answer 404, so ids cannot be probed."""
 
 
 class SignInRequired(Exception):
@@ -53,12 +99,12 @@ class SignInRequired(Exception):
         self.next_path = next_path
 
 
-class Forbidden(Exception):
-    pass
-
-
 def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
 
 
 def api_errors(errors: list[FieldError], status_code: int = 422) -> JSONResponse:
@@ -67,41 +113,27 @@ def api_errors(errors: list[FieldError], status_code: int = 422) -> JSONResponse
     )
 
 
-def api_message(status_code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": message}, status_code=status_code, headers=headers)
+def api_message(status_code: int, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": message, **extra}, status_code=status_code, headers=headers)
 
 
-_STATUS_PAGES = {
-    400: ("Sorry, there is a problem with that request", "Go back and try again."),
-    403: ("You do not have permission to see this page", "If you think you should, ask your administrator."),
-    404: ("Page not found", "If you typed the web address, check it is correct. If you pasted it, check you copied all of it."),
-    405: ("Sorry, that did not work", "Go back and try again."),
-    413: ("That was too much to send", "Shorten what you typed and try again."),
-    429: ("Please wait and try again", "There have been too many attempts. Wait a few minutes, then try again."),
+STATUS_PAGES = {
+    400: (N_("Sorry, there is a problem with that request"), N_("Go back and try again.")),
+    403: (N_("You do not have permission to see this page"), N_("If you think you should, ask your administrator.")),
+    404: (N_("Page not found"), N_("If you typed the web address, check it is correct. If you pasted it, check you copied all of it.")),
+    405: (N_("Sorry, that did not work"), N_("Go back and try again.")),
+    409: (N_("Someone else changed this just now"), N_("Here is the latest version. Check it, then try again.")),
+    413: (N_("That was too much to send"), N_("Shorten what you typed and try again.")),
+    422: (N_("There is a problem with what you entered"), N_("Go back, check your answers and try again.")),
+    429: (N_("Please wait and try again"), N_("There have been too many attempts. Wait a few minutes, then try again.")),
 }
-
-
-def _field_name(loc: tuple) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
-    return ".".join(parts) or "body"
-
-
-def _plain_message(error: dict) -> str:
-    kind = error.get("type", "")
-    if kind == "missing":
-        return "This field is required"
-    if kind == "json_invalid":
-        return "The request body is not valid JSON"
-    if kind == "model_attributes_type" or kind == "dict_type":
-        return "Send a JSON object"
-    message = str(error.get("msg", "This value is not valid"))
-    return message.removeprefix("Value error, ")
+_STATUS_PAGES = STATUS_PAGES
 
 
 def error_page(request: Request, status_code: int, heading: str | None = None, body: str | None = None) -> Response:
     from app.core.templating import render
 
-    default_heading, default_body = _STATUS_PAGES.get(status_code, _STATUS_PAGES[400])
+    default_heading, default_body = STATUS_PAGES.get(status_code, STATUS_PAGES[400])
     return render(
         request,
         "errors/error.html",
@@ -110,51 +142,63 @@ def error_page(request: Request, status_code: int, heading: str | None = None, b
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def error_fragment(request: Request, status_code: int, message: str, errors: list[FieldError] | None = None) -> Response:
+    """The message in place, for htmx: it replaces the element that made the request."""
+    from app.core.templating import render
 
-    def page(request: Request, status_code: int, heading: str, body: str) -> Response:
-        return error_page(request, status_code, heading, body)
+    return render(
+        request,
+        "errors/_inline.html",
+        {"message": message, "errors": errors or []},
+        status_code=status_code,
+        block="inline_error",
+    )
+
+
+def _app_error_response(request: Request, exc: AppError) -> Response:
+    if is_api(request):
+        if isinstance(exc, InvalidInput):
+            return api_errors(exc.errors, exc.status)
+        extra = {"latest": exc.latest} if isinstance(exc, Conflict) and exc.latest is not None else {}
+        return api_message(exc.status, exc.message, **extra)
+    errors = exc.errors if isinstance(exc, InvalidInput) else None
+    if is_htmx(request):
+        return error_fragment(request, exc.status, exc.message, errors)
+    heading, body = STATUS_PAGES.get(exc.status, STATUS_PAGES[400])
+    if type(exc) is AppError or isinstance(exc, Conflict):
+        heading = exc.message  # a specific message says more than the status's generic heading
+    return error_page(request, exc.status, heading, body)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    from app.core.validation import errors_from_pydantic
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors = [
-            FieldError("body" if e.get("type") == "json_invalid" else _field_name(tuple(e.get("loc", ()))), _plain_message(e))
-            for e in exc.errors()
-        ]
         if is_api(request):
-            return api_errors(errors)
-        return page(request, 400, *_STATUS_PAGES[400])
+            return api_errors(errors_from_pydantic(exc.errors()))
+        # Pages parse their forms themselves; this is a malformed request (a bad query or path).
+        if is_htmx(request):
+            return error_fragment(request, 400, STATUS_PAGES[400][0])
+        return error_page(request, 400)
 
-    @app.exception_handler(InvalidInput)
-    async def invalid_input(request: Request, exc: InvalidInput) -> Response:
-        if is_api(request):
-            return api_errors(exc.errors)
-        return page(request, 400, *_STATUS_PAGES[400])
-
-    @app.exception_handler(NotFound)
-    async def not_found(request: Request, exc: NotFound) -> Response:
-        if is_api(request):
-            return api_message(404, "Not found")
-        return page(request, 404, *_STATUS_PAGES[404])
-
-    @app.exception_handler(Forbidden)
-    async def forbidden(request: Request, exc: Forbidden) -> Response:
-        if is_api(request):
-            return api_message(403, "You do not have permission to do this")
-        return page(request, 403, *_STATUS_PAGES[403])
+    @app.exception_handler(AppError)
+    async def app_error(request: Request, exc: AppError) -> Response:
+        return _app_error_response(request, exc)
 
     @app.exception_handler(SignInRequired)
     async def sign_in_required(request: Request, exc: SignInRequired) -> Response:
         if is_api(request):
             return api_message(401, "Sign in required", headers={"WWW-Authenticate": "Bearer"})
-        target = request.url_for("accounts:sign_in").include_query_params(next=exc.next_path)
-        if request.headers.get("HX-Request"):
-            return Response(status_code=204, headers={"HX-Redirect": str(target.path) + "?" + target.query})
-        return RedirectResponse(f"{target.path}?{target.query}", status_code=303)
+        from app.core.responses import redirect_to_sign_in
+
+        return redirect_to_sign_in(request, exc.next_path)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if is_api(request):
             return api_message(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
-        heading, body = _STATUS_PAGES.get(exc.status_code, _STATUS_PAGES[400])
-        return page(request, exc.status_code, heading, body)
+        heading, body = STATUS_PAGES.get(exc.status_code, STATUS_PAGES[400])
+        if is_htmx(request):
+            return error_fragment(request, exc.status_code, heading)
+        return error_page(request, exc.status_code, heading, body)

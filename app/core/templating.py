@@ -14,24 +14,7 @@ from starlette.responses import HTMLResponse
 
 FLASH_COOKIE = "marketplace_flash"
 # Flash messages travel as keys, never as text: nothing a person typed goes into a cookie.
-FLASH_MESSAGES = {
-    "signed-out": "You have signed out.",
-    "registered": "Your account has been created. You are now signed in.",
-    "password-changed": "Your password has been changed. Any other devices have been signed out.",
-    "password-reset": "Your password has been reset. You can now sign in.",
-    "account-created": "The account has been created and an email sent to set a password.",
-    "account-deactivated": "The account has been deactivated and signed out everywhere.",
-    "account-reactivated": "The account has been reactivated.",
-    "profile-saved": "Your details have been saved.",
-    "consent-given": "Thank you. Your choice has been saved.",
-    "consent-withdrawn": "Your choice has been saved. It takes effect straight away.",
-    "draft-saved": "Your answers have been saved. You can come back and finish at any time.",
-    "published": "It is now live. We will look for people who could be a good match.",
-    "paused": "It is paused. Nobody will be matched with it until you reopen it.",
-    "reopened": "It is live again.",
-    "closed": "It is closed. We have kept the record, and you can reopen it later.",
-    "skill-saved": "The skill has been saved.",
-}
+# Each domain registers its own (see `app.core.plugins`).
 
 
 @lru_cache(maxsize=8)
@@ -96,7 +79,7 @@ def render(
         "csrf_token": state.get("csrf_token", ""),
         "htmx_src": settings.htmx_url or "/static/dist/htmx.min.js",
         "htmx_integrity": settings.htmx_integrity if settings.htmx_url else None,
-        "flash": FLASH_MESSAGES.get(flash_key or ""),
+        "flash": request.app.state.plugins.flash_messages.get(flash_key or ""),
         **(context or {}),
     }
     templates = templates_for(request)

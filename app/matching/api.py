@@ -3,15 +3,14 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.accounts.deps import api_require_role
+from app.accounts.dependencies import api_require_role
 from app.accounts.models import Account, Role
 from app.core.db import DbSession
 from app.matching import service
 from app.registry import service as registry
-from app.registry.api import ApiPerson
+from app.registry.dependencies import API_OFFER_ROUTES, API_REQUEST_ROUTES, ApiCitizenActor, ApiCitizenPerson, Journey, load_item
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
 
@@ -36,29 +35,35 @@ class RequestSuggestion(BaseModel):
     explanation: str
 
 
-def _out(suggestion: service.Suggestion, key: str) -> dict:
-    return {
-        key: suggestion.other_id,
-        "score": suggestion.score,
-        "distance_km": suggestion.distance_km,
-        "shared_skills": suggestion.shared_skills,
-        "shared_slots": suggestion.shared_slots,
-        "explanation": suggestion.explanation,
-    }
+def _out(suggestion: service.Suggestion, model: type[BaseModel], key: str) -> BaseModel:
+    return model(
+        **{key: suggestion.other_id},
+        score=suggestion.score,
+        distance_km=suggestion.distance_km,
+        shared_skills=suggestion.shared_skills,
+        shared_slots=suggestion.shared_slots,
+        explanation=suggestion.explanation,
+    )
 
 
 @router.get("/help-requests/{item_id}/suggestions", response_model=list[OfferSuggestion], name="api:request_suggestions")
-def request_suggestions(request: Request, db: DbSession, person: ApiPerson, item_id: int, limit: Limit = 10) -> list[dict]:
-    item = registry.get_item(db, kind=registry.REQUEST, item_id=item_id, person=person)
+def request_suggestions(
+    request: Request, db: DbSession, actor: ApiCitizenActor, person: ApiCitizenPerson, item_id: int, limit: Limit = 10
+) -> list[OfferSuggestion]:
+    journey = Journey(kind=registry.REQUEST, routes=API_REQUEST_ROUTES, actor=actor, subject=person)
+    item = load_item(request, db, journey, item_id)
     found = service.suggestions_for_request(db, request.app.state.settings, request_id=item.id, limit=limit)
-    return [_out(s, "offer_id") for s in found]
+    return [_out(s, OfferSuggestion, "offer_id") for s in found]
 
 
 @router.get("/offers/{item_id}/suggestions", response_model=list[RequestSuggestion], name="api:offer_suggestions")
-def offer_suggestions(request: Request, db: DbSession, person: ApiPerson, item_id: int, limit: Limit = 10) -> list[dict]:
-    item = registry.get_item(db, kind=registry.OFFER, item_id=item_id, person=person)
+def offer_suggestions(
+    request: Request, db: DbSession, actor: ApiCitizenActor, person: ApiCitizenPerson, item_id: int, limit: Limit = 10
+) -> list[RequestSuggestion]:
+    journey = Journey(kind=registry.OFFER, routes=API_OFFER_ROUTES, actor=actor, subject=person)
+    item = load_item(request, db, journey, item_id)
     found = service.suggestions_for_offer(db, request.app.state.settings, offer_id=item.id, limit=limit)
-    return [_out(s, "request_id") for s in found]
+    return [_out(s, RequestSuggestion, "request_id") for s in found]
 
 
 class RunIn(BaseModel):
@@ -86,7 +91,6 @@ def start_run(
     db: DbSession,
     account: Annotated[Account, Depends(api_require_role(Role.admin, Role.linker))],
     body: RunIn | None = None,
-) -> JSONResponse:
+) -> RunOut:
     run = service.run_allocation(db, request.app.state.settings, account=account, ward_code=body.ward_code if body else None)
-    out = RunOut(**{k: getattr(run, k) for k in RunOut.model_fields if k != "seconds"}, seconds=run.milliseconds / 1000)
-    return JSONResponse(out.model_dump(), status_code=201)
+    return RunOut(**{k: getattr(run, k) for k in RunOut.model_fields if k != "seconds"}, seconds=run.milliseconds / 1000)

@@ -240,7 +240,7 @@ def _block_pairs(offers: SideTable, oo: np.ndarray, requests: SideTable, rr: np.
     return np.concatenate(parts_o), np.concatenate(parts_r)
 
 
-def _popcount(words: np.ndarray) -> np.ndarray:
+def popcount(words: np.ndarray) -> np.ndarray:
     return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
 
 
@@ -314,8 +314,8 @@ def pairs_sharing_a_key(
         return empty, empty, empty, empty
     o = np.concatenate(blocks_o)
     r = np.concatenate(blocks_r)
-    shared_skills = _popcount(offers.skill_words[o] & requests.skill_words[r])
-    shared_categories = _popcount(offers.category_words[o] & requests.category_words[r])
+    shared_skills = popcount(offers.skill_words[o] & requests.skill_words[r])
+    shared_categories = popcount(offers.category_words[o] & requests.category_words[r])
     return o, r, shared_skills, shared_categories
 
 
@@ -394,6 +394,15 @@ def score_pairs(
     ) / weights.total
     scores = np.maximum(1, np.rint(SCORE_SCALE * weighted)).astype(np.int64)
     return Scored(o, r, scores, skill_part, distance_part, time_part, fresh_part, np.where(in_person, km, np.nan), shared_slots)
+
+
+def score_chosen_pairs(
+    offers: SideTable, o: np.ndarray, requests: SideTable, r: np.ndarray, weights: Weights, context: Context
+) -> Scored:
+    """Score given (offer row, request row) pairs, e.g. the pairs an allocation chose."""
+    shared = popcount(offers.skill_words[o] & requests.skill_words[r])
+    same_category = popcount(offers.category_words[o] & requests.category_words[r])
+    return score_pairs(offers, o, requests, r, shared, same_category, weights, context)
 
 
 def offers_for_request(offers: SideTable, requests: SideTable, request_row: int, weights: Weights, context: Context) -> Scored:

@@ -13,13 +13,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlmodel import Session
 
 from app.core import changes
+from app.matching import loader
 from app.matching.engine import SideTable, key_spaces
-from app.matching.models import Match, MatchStatus
-from app.registry.models import Skill
+from app.registry.service import OFFER, REQUEST
 
 STAMP = "matching"
 
@@ -46,8 +45,6 @@ def _cache_key(db: Session) -> str:
 
 def get_index(db: Session) -> MatchIndex:
     """The index for this database, rebuilt first if anything it depends on has changed."""
-    from app.matching import service  # the loaders live with the rest of the service
-
     token = changes.current(db, STAMP)
     key = _cache_key(db)
     index = _cache.get(key)
@@ -58,24 +55,19 @@ def get_index(db: Session) -> MatchIndex:
         if index is not None and index.token == token:
             return index
         started = time.perf_counter()
-        rows = db.connection().execute(select(Skill.id, Skill.code, Skill.name, Skill.category_id)).all()
-        codes = {r.id: r.code for r in rows}
-        names = {r.id: r.name for r in rows}
-        categories = {r.id: r.category_id for r in rows}
-        offers = service.load_sides(db, service.OFFER, [], categories)
-        requests = service.load_sides(db, service.REQUEST, [], categories)
+        skills = loader.skill_maps(db)
+        offers = loader.load_sides(db, OFFER, [], skills.categories)
+        requests = loader.load_sides(db, REQUEST, [], skills.categories)
         spaces = key_spaces(offers, requests)
-        declined = frozenset(
-            db.connection().execute(select(Match.offer_id, Match.request_id).where(Match.status == MatchStatus.declined)).all()
-        )
+        declined = loader.declined_pairs(db)
         index = MatchIndex(
             token=token,
             offers=SideTable(offers, spaces),
             requests=SideTable(requests, spaces),
-            declined=frozenset((int(a), int(b)) for a, b in declined),
-            codes=codes,
-            names=names,
-            categories=categories,
+            declined=declined,
+            codes=skills.codes,
+            names=skills.names,
+            categories=skills.categories,
             build_seconds=time.perf_counter() - started,
         )
         _cache[key] = index

@@ -5,29 +5,27 @@ The scoring itself is the pure engine's; this module only decides what to load a
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import insert, or_, select, update
 from sqlmodel import Session
 
 from app.accounts.models import Account
+from app.core import changes
 from app.core.config import Settings
 from app.core.db import utcnow
-from app.matching import engine
+from app.matching import engine, loader
 from app.matching.allocation import allocate_edges
 from app.matching.engine import Candidate, Context, Side, SideTable, Weights
 from app.matching.index import get_index
 from app.matching.models import OPEN_STATUSES, Match, MatchRun, MatchStatus
+from app.privacy.models import ConsentPurpose
 from app.registry import availability
-from app.core import changes
-from app.registry.models import ItemMode, Skill
-from app.registry import service as registry_service
 from app.registry.service import OFFER, REQUEST, ItemKind, in_matching_clause
+
 
 def weights_from(settings: Settings) -> Weights:
     return Weights(
@@ -50,99 +48,6 @@ class Suggestion:
     shared_skills: list[str]
     shared_slots: list[str]
     explanation: str
-
-
-# --- loading sides ---------------------------------------------------------------------------
-
-
-def _skill_maps(db: Session) -> tuple[dict[int, str], dict[int, str], dict[int, int]]:
-    rows = db.execute(select(Skill.id, Skill.code, Skill.name, Skill.category_id)).all()
-    return {r.id: r.code for r in rows}, {r.id: r.name for r in rows}, {r.id: r.category_id for r in rows}
-
-
-def _open_counts(db: Session, offer_ids: Sequence[int] | None = None) -> dict[int, int]:
-    statement = select(Match.offer_id, func.count()).where(Match.status.in_(OPEN_STATUSES)).group_by(Match.offer_id)
-    if offer_ids is not None:
-        statement = statement.where(Match.offer_id.in_(offer_ids))
-    return dict(db.connection().execute(statement).all())
-
-
-def load_sides(
-    db: Session,
-    kind: ItemKind,
-    conditions: list,
-    categories: dict[int, int],
-    *,
-    live: bool = True,
-    through_skills: Sequence[int] | None = None,
-) -> list[Side]:
-    """Sides for the items matching `conditions` (and live for matching), in id order, with skills.
-
-    One query returns each item once per skill; Core execution skips the ORM's row handling,
-    which matters when a popular skill brings thousands of rows.
-    """
-    model = kind.model
-    link, link_column = kind.link, kind.link_item_column
-    columns = [
-        model.id, model.person_id, model.mode, model.latitude, model.longitude,
-        model.max_distance_km, model.availability, link.skill_id, model.expires_at,
-    ]
-    if kind is OFFER:
-        columns.append(model.capacity)
-    where = and_(*conditions, in_matching_clause(kind)) if live else and_(*conditions)
-    if through_skills is not None:
-        # Start from the skill index, so the database reads only items that share a skill.
-        hit = aliased(link)
-        hit_column = getattr(hit, kind.link_item_field)
-        statement = (
-            select(*columns)
-            .select_from(hit)
-            .join(model, model.id == hit_column)
-            .join(link, link_column == model.id)
-            .where(hit.skill_id.in_(list(through_skills)), where)
-        )
-    else:
-        statement = select(*columns).join(link, link_column == model.id).where(where).order_by(model.id)
-    rows = db.connection().execute(statement).all()
-    if not rows:
-        return []
-    rows.sort(key=lambda row: row[0])
-    is_offer = kind is OFFER
-    items: dict[int, tuple] = {}
-    skills: dict[int, set[int]] = {}
-    for row in rows:
-        if row[0] not in items:
-            items[row[0]] = row
-            skills[row[0]] = set()
-        skills[row[0]].add(row[7])
-    used = _open_counts(db, list(items) if len(items) < 1000 else None) if is_offer else {}
-    modes = {mode: mode.value for mode in ItemMode} | {mode.value: mode.value for mode in ItemMode}
-    return [
-        Side(
-            id=item_id,
-            person_id=row[1],
-            skills=frozenset(skills[item_id]),
-            categories=frozenset(categories[k] for k in skills[item_id] if k in categories),
-            mode=modes[row[2]],
-            latitude=row[3],
-            longitude=row[4],
-            max_distance_km=row[5],
-            slots=row[6],
-            capacity=row[9] if is_offer else 1,
-            used=used.get(item_id, 0),
-            expires=row[8].timestamp() if row[8] is not None else math.inf,
-        )
-        for item_id, row in items.items()
-    ]
-
-
-def _declined(db: Session, *, offer_ids: Sequence[int] | None = None, request_ids: Sequence[int] | None = None) -> frozenset:
-    statement = select(Match.offer_id, Match.request_id).where(Match.status == MatchStatus.declined)
-    if offer_ids is not None:
-        statement = statement.where(Match.offer_id.in_(offer_ids))
-    if request_ids is not None:
-        statement = statement.where(Match.request_id.in_(request_ids))
-    return frozenset((a, b) for a, b in db.execute(statement).all())
 
 
 def _suggestions(db: Session, settings: Settings, *, kind: ItemKind, item_id: int, limit: int) -> list[Suggestion]:
@@ -227,9 +132,7 @@ def compute_allocation(
     remaining = np.maximum(0, offers.capacity - offers.used)
     picked = allocate_edges(graph.offer_rows, graph.request_rows, graph.scores, remaining)
     o, r = graph.offer_rows[picked], graph.request_rows[picked]
-    shared = engine._popcount(offers.skill_words[o] & requests.skill_words[r])
-    same_category = engine._popcount(offers.category_words[o] & requests.category_words[r])
-    scored = engine.score_pairs(offers, o, requests, r, shared, same_category, weights, context)
+    scored = engine.score_chosen_pairs(offers, o, requests, r, weights, context)
     chosen = engine.candidates(scored, np.arange(len(scored.scores)), offers, requests)
     return Allocation(offers, requests, chosen, len(graph.scores))
 
@@ -247,13 +150,14 @@ def run_allocation(
     run = MatchRun(ward_code=ward_code, triggered_by_account_id=account.id if account else None)
     db.add(run)
     db.flush()
-    codes, names, categories = _skill_maps(db)
+    skills = loader.skill_maps(db)
+    names, categories = skills.names, skills.categories
     area = [] if ward_code is None else [OFFER.model.ward_code == ward_code]
-    offers = load_sides(db, OFFER, area, categories)
+    offers = loader.load_sides(db, OFFER, area, categories)
     has_open = select(Match.request_id).where(Match.status.in_(OPEN_STATUSES))
     request_area = [] if ward_code is None else [REQUEST.model.ward_code == ward_code]
-    requests = load_sides(db, REQUEST, [*request_area, REQUEST.model.id.not_in(has_open)], categories)
-    context = Context(declined=_declined(db), now=utcnow().timestamp())
+    requests = loader.load_sides(db, REQUEST, [*request_area, REQUEST.model.id.not_in(has_open)], categories)
+    context = Context(declined=loader.declined_pairs(db), now=utcnow().timestamp())
     result = compute_allocation(offers, requests, weights_from(settings), context, settings.match_candidates_per_request)
 
     now = utcnow()
@@ -297,7 +201,7 @@ def run_allocation(
 
 
 def cancel_suggestions_of_person(db: Session, person_id: int) -> None:
-    """Consent withdrawn: their open suggestions end at once."""
+    """Their open suggestions end at once."""
     offers = select(OFFER.model.id).where(OFFER.model.person_id == person_id)
     requests = select(REQUEST.model.id).where(REQUEST.model.person_id == person_id)
     db.execute(
@@ -307,4 +211,7 @@ def cancel_suggestions_of_person(db: Session, person_id: int) -> None:
     )
 
 
-registry_service.WITHDRAWAL_HOOKS.append(cancel_suggestions_of_person)
+def cancel_suggestions_on_withdrawal(db: Session, *, person_id: int, purpose: ConsentPurpose) -> None:
+    """A `consent_withdrawn` hook: without `profile` or `matching` consent nobody stays matched."""
+    if purpose in (ConsentPurpose.matching, ConsentPurpose.profile):
+        cancel_suggestions_of_person(db, person_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from app.accounts.deps import load_account
+from app.accounts.dependencies import load_account
 from app.core.errors import NotFound
 from app.core.templating import render
 from app.privacy.notices import CURRENT_NOTICE_VERSION, known_versions, notice

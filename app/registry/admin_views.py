@@ -9,19 +9,20 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from app.accounts.deps import AdminOnly, load_account
-from app.accounts.views import see_other
+from app.accounts.dependencies import AdminOnly, load_account
 from app.core.db import DbSession, atomic
 from app.core.errors import InvalidInput
+from app.core.responses import see_other
 from app.core.templating import render
+from app.core.validation import parse
 from app.registry import service
-from app.registry.models import Skill, SkillCategory
+from app.registry.models import Skill, SkillCategory, SkillCreate, SkillUpdate
 
 router = APIRouter(dependencies=[Depends(load_account)], include_in_schema=False)
 
 
 class SkillForm(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_max_length=10_000)
+    model_config = ConfigDict(extra="ignore")  # kept as typed; SkillCreate / SkillUpdate decide
 
     name: str = ""
     synonyms: str = ""
@@ -54,7 +55,7 @@ def admin_skills(request: Request, db: DbSession, admin: AdminOnly) -> Response:
 def admin_skill_create(request: Request, db: DbSession, admin: AdminOnly, form: Annotated[SkillForm, Form()]) -> Response:
     try:
         with atomic(db):
-            service.create_skill(db, raw=form.model_dump())
+            service.create_skill(db, data=parse(SkillCreate, form.model_dump(exclude={"active"})))
     except InvalidInput as error:
         return _list_page(request, db, form, error)
     return see_other(request, request.url_for("registry:admin_skills").path, flash="skill-saved")
@@ -84,7 +85,7 @@ def admin_skill_update(
     skill = service.get_skill(db, skill_id=skill_id)
     try:
         with atomic(db):
-            service.update_skill(db, skill=skill, raw=form.model_dump())
+            service.update_skill(db, skill=skill, data=parse(SkillUpdate, form.model_dump()))
     except InvalidInput as error:
         db.refresh(skill)
         return _edit_page(request, db, skill, form, error)

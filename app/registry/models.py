@@ -155,3 +155,149 @@ class HelpRequestSkill(SQLModel, table=True):
 
     request_id: int = Field(foreign_key="help_request.id", primary_key=True, ondelete="CASCADE")
     skill_id: int = Field(foreign_key="skill.id", primary_key=True, index=True)
+
+
+# --- the edges: what forms and API bodies parse into, and what the API returns ------------------
+# Limits and messages live in `app.registry.fields`; services take these models, never raw dicts.
+
+
+from pydantic import BaseModel, ConfigDict  # noqa: E402
+
+from app.core.i18n import N_  # noqa: E402
+from app.registry import fields as f  # noqa: E402
+
+Title = f.Text(f.TITLE_MAX, required=N_("Enter a few words about it"))
+Description = f.Text(f.DESCRIPTION_MAX, multiline=True)
+Mode = f.Choice(ItemMode, N_("Choose in person, by phone or online, or either"))
+UrgencyChoice = f.Choice(Urgency, N_("Choose how soon you need help: not urgent, normal or urgent"))
+ContactChoice = f.Choice(ContactMethod, N_("Choose how you would like us to contact you"))
+PersonName = f.Text(200, required=N_("Enter your name"))
+SkillName = f.Text(80, required=N_("Enter the skill's name"))
+CategoryCode = f.Text(40, required=N_("Choose a category"))
+
+
+class _Edge(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ItemCreate(_Edge):
+    title: Title
+    description: Description = ""
+    skills: f.SkillCodes
+    mode: Mode
+    max_distance_km: f.Distance
+    availability: f.Slots
+    postcode: f.Postcode | None = None
+    expires_on: f.EndDate | None = None
+
+
+class OfferCreate(ItemCreate):
+    capacity: f.Capacity = 1
+
+
+class HelpRequestCreate(ItemCreate):
+    urgency: UrgencyChoice = Urgency.normal
+
+
+class ItemUpdate(_Edge):
+    """Only the fields that are set change; an explicit null is refused ("cannot be empty")."""
+
+    title: Title = None
+    description: Description = None
+    skills: f.SkillCodes = None
+    mode: Mode = None
+    max_distance_km: f.Distance = None
+    availability: f.Slots = None
+    postcode: f.Postcode = None
+    expires_on: f.EndDate = None
+
+
+class OfferUpdate(ItemUpdate):
+    capacity: f.Capacity = None
+
+
+class HelpRequestUpdate(ItemUpdate):
+    urgency: UrgencyChoice = None
+
+
+class ItemPublic(BaseModel):
+    id: int
+    title: str
+    description: str
+    skills: list[str]
+    mode: ItemMode
+    max_distance_km: float
+    availability: list[str]
+    postcode: str | None
+    status: ItemStatus
+    expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+
+
+class OfferPublic(ItemPublic):
+    capacity: int
+
+
+class HelpRequestPublic(ItemPublic):
+    urgency: Urgency
+
+
+class PersonUpdate(_Edge):
+    name: PersonName
+    phone: f.Phone = ""
+    preferred_contact: ContactChoice
+    postcode: f.Postcode
+    access_needs: f.Text(1000, multiline=True) = ""  # type: ignore[valid-type]
+    language_needs: f.Text(200) = ""  # type: ignore[valid-type]
+
+
+class PersonPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    email: str | None
+    phone: str | None
+    preferred_contact: ContactMethod
+    postcode: str | None
+    ward_code: str | None
+    access_needs: str | None
+    language_needs: str | None
+
+
+class RegistrationConsents(_Edge):
+    profile: bool = False
+    matching: bool = False
+    share_contact: bool = False
+
+
+class CitizenRegistration(_Edge):
+    """An online registration: the account, the person and the consents, together or not at all.
+
+    Email and password rules (format, strength, an account already there) are the accounts
+    domain's and need the database, so they are checked by the service.
+    """
+
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+    password_confirm: str | None = Field(default=None, max_length=1024)
+    name: PersonName
+    postcode: f.Postcode
+    consents: RegistrationConsents = RegistrationConsents()
+
+
+class SkillCreate(_Edge):
+    name: SkillName
+    synonyms: f.Synonyms = ""
+    category: CategoryCode
+
+
+class SkillUpdate(SkillCreate):
+    active: f.Ticked = False
+
+
+class SkillPublic(BaseModel):
+    code: str
+    name: str
+    category: str
+    synonyms: list[str]

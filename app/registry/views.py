@@ -1,40 +1,51 @@
-"""Portal pages: the dashboard, profile, privacy choices and the offer and request journeys."""
+"""Portal pages: registration, the dashboard, profile, privacy choices, and the offer and request
+journeys.
 
-from __future__ import annotations
+The journeys are built by `journey_router(kind, routes, subject)`: the same pages mounted for a
+citizen's own items here, and (from the linkers issue) under a linker's URL for a person on
+their caseload. Each mounting passes its own literal route names and its own subject resolver.
+"""
+
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict
 
-from app.accounts.deps import OptionalAccount, load_account, require_role
+from app.accounts.dependencies import Actor, OptionalAccount, load_account, sign_in_response
 from app.accounts.models import Account, Role
-from app.accounts.views import see_other, sign_in_response
 from app.core.db import DbSession, atomic
 from app.core.errors import InvalidInput, NotFound
+from app.core.i18n import N_
+from app.core.responses import see_other
 from app.core.templating import render
+from app.core.validation import parse
 from app.privacy import service as privacy
+from app.privacy.audit import AuditAction
 from app.privacy.models import ConsentPurpose
 from app.registry import availability, service, taxonomy
-from app.registry.models import ItemMode, Person, Urgency
-from app.registry.service import KINDS, OFFER, ItemKind
+from app.registry.dependencies import (
+    CITIZEN_OFFER_ROUTES,
+    CITIZEN_REQUEST_ROUTES,
+    CitizenActor,
+    CitizenPerson,
+    Journey,
+    JourneyRoutes,
+    citizen_journey_subject,
+    load_item,
+)
+from app.registry.models import CitizenRegistration, ItemMode, Person, PersonUpdate, Urgency
+from app.registry.service import OFFER, REQUEST, ItemKind
 
 router = APIRouter(dependencies=[Depends(load_account)], include_in_schema=False)
 
-Citizen = Annotated[Account, Depends(require_role(Role.citizen))]
-
-
-def citizen_person(db: DbSession, account: Citizen) -> Person:
-    return service.person_for_account(db, account=account)
-
-
-CitizenPerson = Annotated[Person, Depends(citizen_person)]
-
 
 class _Form(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_max_length=10_000)
+    # Everything arrives as text and is kept as typed, so a refused answer is shown back whole;
+    # the domain models decide what is allowed. The body size limit bounds the whole request.
+    model_config = ConfigDict(extra="ignore")
 
 
 # --- registration (account, person and consents together) -----------------------------------
@@ -70,21 +81,23 @@ def register_page(request: Request, account: OptionalAccount) -> Response:
 @router.post("/register", name="registry:register_submit")
 def register_submit(request: Request, db: DbSession, form: Annotated[RegisterForm, Form()]) -> Response:
     try:
-        with atomic(db):
-            account, _person = service.register_citizen(
-                db,
-                request.app.state.settings,
-                email=form.email,
-                password=form.password,
-                password_confirm=form.password_confirm,
-                name=form.name,
-                postcode=form.postcode,
-                consents={
+        data = parse(
+            CitizenRegistration,
+            {
+                "email": form.email,
+                "password": form.password,
+                "password_confirm": form.password_confirm,
+                "name": form.name,
+                "postcode": form.postcode,
+                "consents": {
                     "profile": form.consent_profile == "yes",
                     "matching": form.consent_matching == "yes",
                     "share_contact": form.consent_share_contact == "yes",
                 },
-            )
+            },
+        )
+        with atomic(db):
+            account, _person = service.register_citizen(db, request.app.state.settings, data=data)
     except InvalidInput as error:
         form.password = form.password_confirm = ""
         return _register_page(request, form, error)
@@ -94,21 +107,31 @@ def register_submit(request: Request, db: DbSession, form: Annotated[RegisterFor
 # --- dashboard -------------------------------------------------------------------------------
 
 
+def citizen_journey(request: Request, kind: ItemKind, actor: Actor, person: Person) -> Journey:
+    routes = CITIZEN_OFFER_ROUTES if kind is OFFER else CITIZEN_REQUEST_ROUTES
+    return Journey(kind=kind, routes=routes, actor=actor, subject=person)
+
+
 @router.get("/my", name="registry:dashboard")
-def dashboard(request: Request, db: DbSession, person: CitizenPerson) -> Response:
-    offers = service.list_items(db, kind=OFFER, person=person)
-    requests = service.list_items(db, kind=service.REQUEST, person=person)
-    offer_skills = service.skills_of(db, kind=OFFER, item_ids=[o.id for o in offers])
-    request_skills = service.skills_of(db, kind=service.REQUEST, item_ids=[r.id for r in requests])
+def dashboard(request: Request, db: DbSession, actor: CitizenActor, person: CitizenPerson) -> Response:
+    sections = []
+    for kind, heading in ((OFFER, N_("What you offer")), (REQUEST, N_("Help you are looking for"))):
+        items = service.list_items(db, kind=kind, person=person)
+        sections.append(
+            {
+                "kind": kind,
+                "journey": citizen_journey(request, kind, actor, person),
+                "items": items,
+                "skills": service.skills_of(db, kind=kind, item_ids=[i.id for i in items]),
+                "heading": heading,
+            }
+        )
     return render(
         request,
         "registry/dashboard.html",
         {
             "person": person,
-            "sections": [
-                {"kind": OFFER, "items": offers, "skills": offer_skills, "heading": "What you offer"},
-                {"kind": service.REQUEST, "items": requests, "skills": request_skills, "heading": "Help you are looking for"},
-            ],
+            "sections": sections,
             "matching_consent": privacy.has_consent(db, person_id=person.id, purpose=ConsentPurpose.matching),
             "describe": availability.describe,
         },
@@ -154,8 +177,9 @@ def profile_submit(
     request: Request, db: DbSession, person: CitizenPerson, form: Annotated[ProfileForm, Form()]
 ) -> Response:
     try:
+        data = parse(PersonUpdate, form.model_dump())
         with atomic(db):
-            service.update_profile(db, person=person, raw=form.model_dump())
+            service.update_profile(db, person=person, data=data)
     except InvalidInput as error:
         db.refresh(person)
         return _profile_page(request, person, form, error)
@@ -195,7 +219,8 @@ def account_consent_section(request: Request, db, account: Account) -> dict | No
 def consent_update(
     request: Request,
     db: DbSession,
-    account: Citizen,
+    account: Annotated[Account, Depends(load_account)],
+    actor: CitizenActor,
     person: CitizenPerson,
     purpose: str,
     given: Annotated[str, Form(max_length=10)] = "",
@@ -206,6 +231,7 @@ def consent_update(
         service.set_person_consent(
             db,
             request.app.state.settings,
+            request.app.state.plugins,
             person=person,
             purpose=ConsentPurpose(purpose),
             given=given == "yes",
@@ -227,28 +253,21 @@ class Step:
 
 STEPS = {
     "offer": (
-        Step("about", "What do you enjoy or know about?", ("title", "description")),
-        Step("skills", "What could you help with?", ("skills",)),
-        Step("times", "When are you usually free?", ("availability",)),
-        Step("travel", "How far could you travel?", ("mode", "max_distance_km", "capacity")),
+        Step("about", N_("What do you enjoy or know about?"), ("title", "description")),
+        Step("skills", N_("What could you help with?"), ("skills",)),
+        Step("times", N_("When are you usually free?"), ("availability",)),
+        Step("travel", N_("How far could you travel?"), ("mode", "max_distance_km", "postcode", "capacity")),
     ),
     "request": (
-        Step("about", "What help are you looking for?", ("title", "description")),
-        Step("skills", "What kind of help is it?", ("skills",)),
-        Step("times", "When are you usually free?", ("availability",)),
-        Step("travel", "Where could the help happen?", ("mode", "max_distance_km", "urgency")),
+        Step("about", N_("What help are you looking for?"), ("title", "description")),
+        Step("skills", N_("What kind of help is it?"), ("skills",)),
+        Step("times", N_("When are you usually free?"), ("availability",)),
+        Step("travel", N_("Where could the help happen?"), ("mode", "max_distance_km", "postcode", "urgency")),
     ),
 }
 DISTANCES = ("1", "2", "3", "5", "10", "20")
-
-
-def _kind(request: Request) -> ItemKind:
-    """Which journey this is, from the first segment of the path (/offers/… or /requests/…)."""
-    return KINDS[request.url.path.split("/")[1]]
-
-
-def url(request: Request, kind: ItemKind, action: str, **params) -> str:
-    return request.url_for(f"registry:{kind.path}_{action}", **params).path
+# Left empty, these keep what the item already has (its place comes from the profile).
+KEEP_WHEN_EMPTY = ("postcode",)
 
 
 def _step(kind: ItemKind, key: str) -> tuple[int, Step]:
@@ -265,6 +284,7 @@ class StepForm(_Form):
     availability: list[str] = []
     mode: str = ""
     max_distance_km: str = ""
+    postcode: str = ""
     capacity: str = ""
     urgency: str = ""
     action: str = "continue"
@@ -283,15 +303,23 @@ def _form_values(kind: ItemKind, item, db) -> StepForm:
         availability=availability.from_mask(item.availability),
         mode=item.mode.value,
         max_distance_km=f"{item.max_distance_km:g}",
+        postcode=item.postcode or "",
         capacity=str(getattr(item, "capacity", "")),
-        urgency=getattr(item, "urgency", Urgency.normal).value if kind.key == "request" else "",
+        urgency=getattr(item, "urgency", Urgency.normal).value if kind is REQUEST else "",
     )
+
+
+MODE_TEXT = (
+    (ItemMode.in_person, N_("In person")),
+    (ItemMode.remote, N_("By phone or online")),
+    (ItemMode.either, N_("Either")),
+)
 
 
 def _step_page(
     request: Request,
     db,
-    kind: ItemKind,
+    journey: Journey,
     step: Step,
     index: int,
     item,
@@ -299,8 +327,10 @@ def _step_page(
     error: InvalidInput | None = None,
     status_code: int | None = None,
 ) -> Response:
+    kind = journey.kind
     context = {
         "kind": kind,
+        "journey": journey,
         "item": item,
         "step": step,
         "step_number": index + 1,
@@ -308,29 +338,21 @@ def _step_page(
         "form": form,
         "errors": error.errors if error else [],
         "change": form.change == "1",
+        "profile_postcode": journey.subject.postcode,
     }
     if step.key == "skills":
         context.update(_picker_context(db, form.q, form.skills))
     elif step.key == "times":
         context["grid"] = availability.grid_rows(availability.to_mask([s for s in form.availability if s in availability.SLOT_BITS]))
     elif step.key == "travel":
-        context["modes"] = [
-            {"value": mode.value, "text": text, "checked": form.mode == mode.value}
-            for mode, text in (
-                (ItemMode.in_person, "In person"),
-                (ItemMode.remote, "By phone or online"),
-                (ItemMode.either, "Either"),
-            )
-        ]
+        context["modes"] = [{"value": mode.value, "text": text, "checked": form.mode == mode.value} for mode, text in MODE_TEXT]
         context["distances"] = DISTANCES
-    return render(
-        request, "registry/step.html", context, status_code=status_code or (422 if error else 200)
-    )
+    return render(request, "registry/step.html", context, status_code=status_code or (422 if error else 200))
 
 
 def _picker_context(db, query: str, selected: list[str]) -> dict:
-    matches = taxonomy.search_skills_with_categories(db, query)
-    chosen = taxonomy.skills_by_codes(db, selected)
+    matches = taxonomy.search_skills_with_categories(db, query[:100])
+    chosen = taxonomy.skills_by_codes(db, [code for code in selected if len(code) <= 60][:50])
     groups: dict[str, list] = {}
     for skill, category in matches:
         groups.setdefault(category.name, []).append(skill)
@@ -347,7 +369,7 @@ def _picker_context(db, query: str, selected: list[str]) -> dict:
 def skill_picker(
     request: Request,
     db: DbSession,
-    account: Citizen,
+    actor: CitizenActor,
     q: Annotated[str, Query(max_length=100)] = "",
     skills: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006 (FastAPI copies defaults)
 ) -> Response:
@@ -358,74 +380,42 @@ def skill_picker(
     return response
 
 
-def _next_url(request: Request, kind: ItemKind, item, index: int, form: StepForm) -> str:
+def _next_url(request: Request, journey: Journey, item, index: int, form: StepForm) -> str:
     if form.action == "save":
-        return request.url_for("registry:dashboard").path
-    if form.change == "1" or index + 1 >= len(STEPS[kind.key]):
-        return url(request, kind, "check", item_id=item.id)
-    return url(request, kind, "step", item_id=item.id, step=STEPS[kind.key][index + 1].key)
+        return journey.url(request, "back")
+    if form.change == "1" or index + 1 >= len(STEPS[journey.kind.key]):
+        return journey.url(request, "check", item_id=item.id)
+    return journey.url(request, "step", item_id=item.id, step=STEPS[journey.kind.key][index + 1].key)
 
 
-def _raw_for(step: Step, form: StepForm) -> dict:
-    raw = {field: getattr(form, field) for field in step.fields}
+def _answers(step: Step, form: StepForm) -> dict[str, Any]:
+    answers = {field: getattr(form, field) for field in step.fields if hasattr(form, field)}
+    answers = {k: v for k, v in answers.items() if not (k in KEEP_WHEN_EMPTY and v == "")}
     if form.action == "save":
         # Saving to come back later keeps what was answered; an unanswered question is not an error yet.
-        raw = {field: value for field, value in raw.items() if value not in ("", [])}
-    return raw
+        answers = {field: value for field, value in answers.items() if value not in ("", [])}
+    return answers
 
 
-def new_item(request: Request, db: DbSession, person: CitizenPerson) -> Response:
-    item_kind = _kind(request)
-    return _step_page(request, db, item_kind, STEPS[item_kind.key][0], 0, None, StepForm())
+def _item_context(request: Request, db, journey: Journey, item, errors: list | None = None) -> dict:
+    """Everything the item page shows, also when a status change was refused."""
+    kind = journey.kind
+    plugins = request.app.state.plugins
+    sections = [s for provider in plugins.item_sections if (s := provider(request, db, journey, item))]
+    return _summary_context(db, journey, item) | {
+        "matching_consent": privacy.has_consent(db, person_id=journey.subject.id, purpose=ConsentPurpose.matching),
+        "errors": errors or [],
+        "sections": sections,
+        "kind": kind,
+    }
 
 
-def new_item_submit(
-    request: Request, db: DbSession, person: CitizenPerson, form: Annotated[StepForm, Form()]
-) -> Response:
-    item_kind = _kind(request)
-    step = STEPS[item_kind.key][0]
-    try:
-        with atomic(db):
-            item = service.create_item(db, kind=item_kind, person=person, raw=_raw_for(step, form), publish=False)
-    except InvalidInput as error:
-        return _step_page(request, db, item_kind, step, 0, None, form, error)
-    return see_other(request, _next_url(request, item_kind, item, 0, form), flash="draft-saved" if form.action == "save" else None)
-
-
-def step_page(
-    request: Request, db: DbSession, person: CitizenPerson, item_id: int, step: str,
-    change: Annotated[str, Query(max_length=1)] = "",
-) -> Response:
-    item_kind = _kind(request)
-    item = service.get_item(db, kind=item_kind, item_id=item_id, person=person)
-    index, current = _step(item_kind, step)
-    form = _form_values(item_kind, item, db)
-    form.change = change
-    return _step_page(request, db, item_kind, current, index, item, form)
-
-
-def step_submit(
-    request: Request, db: DbSession, person: CitizenPerson, item_id: int, step: str,
-    form: Annotated[StepForm, Form()],
-) -> Response:
-    item_kind = _kind(request)
-    item = service.get_item(db, kind=item_kind, item_id=item_id, person=person)
-    index, current = _step(item_kind, step)
-    if form.action == "search":  # the skill picker without JavaScript: filter, keep what is ticked
-        return _step_page(request, db, item_kind, current, index, item, form, status_code=200)
-    try:
-        with atomic(db):
-            service.update_item(db, kind=item_kind, item=item, person=person, raw=_raw_for(current, form))
-    except InvalidInput as error:
-        db.refresh(item)
-        return _step_page(request, db, item_kind, current, index, item, form, error)
-    return see_other(request, _next_url(request, item_kind, item, index, form), flash="draft-saved" if form.action == "save" else None)
-
-
-def _summary_context(db, kind: ItemKind, item) -> dict:
+def _summary_context(db, journey: Journey, item) -> dict:
+    kind = journey.kind
     skills = service.skills_of(db, kind=kind, item_ids=[item.id])[item.id]
     return {
         "kind": kind,
+        "journey": journey,
         "item": item,
         "skills": skills,
         "times": availability.describe(item.availability),
@@ -434,57 +424,97 @@ def _summary_context(db, kind: ItemKind, item) -> dict:
     }
 
 
-def check_page(request: Request, db: DbSession, person: CitizenPerson, item_id: int) -> Response:
-    item_kind = _kind(request)
-    item = service.get_item(db, kind=item_kind, item_id=item_id, person=person)
-    context = _summary_context(db, item_kind, item) | {"errors": service.missing_for_publishing(db, kind=item_kind, item=item)}
-    return render(request, "registry/check.html", context)
+FLASH_FOR_ACTION = {"publish": "published", "pause": "paused", "reopen": "reopened", "close": "closed"}
 
 
-def item_page(request: Request, db: DbSession, person: CitizenPerson, item_id: int) -> Response:
-    item_kind = _kind(request)
-    item = service.get_item(db, kind=item_kind, item_id=item_id, person=person)
-    sections = [section for provider in request.app.state.item_sections if (section := provider(request, item_kind, item))]
-    context = _summary_context(db, item_kind, item) | {
-        "matching_consent": privacy.has_consent(db, person_id=person.id, purpose=ConsentPurpose.matching),
-        "errors": [],
-        "sections": sections,
-    }
-    return render(request, "registry/item.html", context)
+def journey_router(kind: ItemKind, routes: JourneyRoutes, subject: Any, prefix: str) -> APIRouter:
+    """The offer or request pages, for the person that `subject` (a dependency) resolves."""
+    journeys = APIRouter(dependencies=[Depends(load_account)], include_in_schema=False)
+
+    def journey_for(request: Request, resolved: Annotated[tuple, Depends(subject)]) -> Journey:
+        actor, person, path_params = resolved
+        return Journey(kind=kind, routes=routes, actor=actor, subject=person, path_params=path_params)
+
+    ThisJourney = Annotated[Journey, Depends(journey_for)]  # noqa: N806
+
+    @journeys.get(prefix + "/new", name=routes.new)
+    def new_item(request: Request, db: DbSession, journey: ThisJourney) -> Response:
+        return _step_page(request, db, journey, STEPS[kind.key][0], 0, None, StepForm())
+
+    @journeys.post(prefix + "/new", name=routes.new_submit)
+    def new_item_submit(request: Request, db: DbSession, journey: ThisJourney, form: Annotated[StepForm, Form()]) -> Response:
+        step = STEPS[kind.key][0]
+        try:
+            data = parse(kind.update_model, _answers(step, form))
+            with atomic(db):
+                item = service.create_draft(db, kind=kind, person=journey.subject, data=data)
+        except InvalidInput as error:
+            return _step_page(request, db, journey, step, 0, None, form, error)
+        flash = "draft-saved" if form.action == "save" else None
+        return see_other(request, _next_url(request, journey, item, 0, form), flash=flash)
+
+    @journeys.get(prefix + "/{item_id:int}/steps/{step}", name=routes.step)
+    def step_page(
+        request: Request, db: DbSession, journey: ThisJourney, item_id: int, step: str,
+        change: Annotated[str, Query(max_length=1)] = "",
+    ) -> Response:
+        item = load_item(request, db, journey, item_id)
+        index, current = _step(kind, step)
+        form = _form_values(kind, item, db)
+        form.change = change
+        return _step_page(request, db, journey, current, index, item, form)
+
+    @journeys.post(prefix + "/{item_id:int}/steps/{step}", name=routes.step_submit)
+    def step_submit(
+        request: Request, db: DbSession, journey: ThisJourney, item_id: int, step: str,
+        form: Annotated[StepForm, Form()],
+    ) -> Response:
+        item = load_item(request, db, journey, item_id, AuditAction.changed)
+        index, current = _step(kind, step)
+        if form.action == "search":  # the skill picker without JavaScript: filter, keep what is ticked
+            return _step_page(request, db, journey, current, index, item, form, status_code=200)
+        try:
+            data = parse(kind.update_model, _answers(current, form))
+            with atomic(db):
+                service.update_item(db, kind=kind, item=item, person=journey.subject, data=data)
+        except InvalidInput as error:
+            db.refresh(item)
+            return _step_page(request, db, journey, current, index, item, form, error)
+        flash = "draft-saved" if form.action == "save" else None
+        return see_other(request, _next_url(request, journey, item, index, form), flash=flash)
+
+    @journeys.get(prefix + "/{item_id:int}/check", name=routes.check)
+    def check_page(request: Request, db: DbSession, journey: ThisJourney, item_id: int) -> Response:
+        item = load_item(request, db, journey, item_id)
+        context = _summary_context(db, journey, item) | {
+            "errors": service.missing_for_publishing(db, kind=kind, item=item)
+        }
+        return render(request, "registry/check.html", context)
+
+    @journeys.get(prefix + "/{item_id:int}", name=routes.item)
+    def item_page(request: Request, db: DbSession, journey: ThisJourney, item_id: int) -> Response:
+        item = load_item(request, db, journey, item_id)
+        return render(request, "registry/item.html", _item_context(request, db, journey, item))
+
+    @journeys.post(prefix + "/{item_id:int}/status", name=routes.status)
+    def status_submit(
+        request: Request, db: DbSession, journey: ThisJourney, item_id: int,
+        action: Annotated[str, Form(max_length=20)] = "",
+    ) -> Response:
+        item = load_item(request, db, journey, item_id, AuditAction.changed)
+        try:
+            with atomic(db):
+                service.change_status(db, kind=kind, item=item, action=action)
+        except InvalidInput as error:
+            db.refresh(item)
+            if action == "publish":
+                context = _summary_context(db, journey, item) | {"errors": error.errors}
+                return render(request, "registry/check.html", context, status_code=422)
+            return render(request, "registry/item.html", _item_context(request, db, journey, item, error.errors), status_code=422)
+        return see_other(request, journey.url(request, "item", item_id=item.id), flash=FLASH_FOR_ACTION[action])
+
+    return journeys
 
 
-def status_submit(
-    request: Request, db: DbSession, person: CitizenPerson, item_id: int,
-    action: Annotated[str, Form(max_length=20)] = "",
-) -> Response:
-    item_kind = _kind(request)
-    item = service.get_item(db, kind=item_kind, item_id=item_id, person=person)
-    try:
-        with atomic(db):
-            service.change_status(db, kind=item_kind, item=item, action=action)
-    except InvalidInput as error:
-        db.refresh(item)
-        template = "registry/check.html" if action == "publish" else "registry/item.html"
-        context = _summary_context(db, item_kind, item) | {"errors": error.errors, "matching_consent": True}
-        return render(request, template, context, status_code=422)
-    flash = {"publish": "published", "pause": "paused", "reopen": "reopened", "close": "closed"}[action]
-    return see_other(request, url(request, item_kind, "item", item_id=item.id), flash=flash)
-
-
-def _add_kind_routes(path: str) -> None:
-    prefix = f"/{path}"
-    routes = [
-        ("GET", "/new", new_item, "new"),
-        ("POST", "/new", new_item_submit, "new_submit"),
-        ("GET", "/{item_id:int}/steps/{step}", step_page, "step"),
-        ("POST", "/{item_id:int}/steps/{step}", step_submit, "step_submit"),
-        ("GET", "/{item_id:int}/check", check_page, "check"),
-        ("GET", "/{item_id:int}", item_page, "item"),
-        ("POST", "/{item_id:int}/status", status_submit, "status"),
-    ]
-    for method, suffix, handler, action in routes:
-        router.add_api_route(prefix + suffix, handler, methods=[method], name=f"registry:{path}_{action}")
-
-
-for _path in ("offers", "requests"):
-    _add_kind_routes(_path)
+citizen_offers = journey_router(OFFER, CITIZEN_OFFER_ROUTES, citizen_journey_subject, "/offers")
+citizen_requests = journey_router(REQUEST, CITIZEN_REQUEST_ROUTES, citizen_journey_subject, "/requests")

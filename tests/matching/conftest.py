@@ -14,10 +14,14 @@ from sqlalchemy import select
 from app.accounts.models import Account
 from app.matching.models import Match
 from app.privacy.models import ConsentPurpose
+from app.core.validation import parse
 from app.registry import service as registry
 from app.registry.models import HelpRequest, Offer, Person
 from app.registry.service import OFFER, REQUEST
 from tests.registry.conftest import register
+from app.main import build_plugins
+
+PLUGINS = build_plugins()
 
 HOME = "AB10 1AB"
 ONE_AND_A_HALF_KM = "AB10 1BR"
@@ -52,7 +56,7 @@ def offer(db, who: Citizen, **fields) -> Offer:
         "availability": ["tue-am", "sat-pm"],
         "capacity": 1,
     } | fields
-    item = registry.create_item(db, kind=OFFER, person=who.person, raw=raw)
+    item = registry.create_item(db, kind=OFFER, person=who.person, data=parse(OFFER.create_model, raw))
     db.commit()
     return item
 
@@ -67,14 +71,13 @@ def request(db, who: Citizen, **fields) -> HelpRequest:
         "availability": ["tue-am", "wed-pm"],
         "urgency": "normal",
     } | fields
-    item = registry.create_item(db, kind=REQUEST, person=who.person, raw=raw)
+    item = registry.create_item(db, kind=REQUEST, person=who.person, data=parse(REQUEST.create_model, raw))
     db.commit()
     return item
 
 
 def withdraw_matching(db, settings, who: Citizen) -> None:
-    registry.set_person_consent(
-        db, settings, person=who.person, purpose=ConsentPurpose.matching, given=False, account=who.account
+    registry.set_person_consent(db, settings, PLUGINS, person=who.person, purpose=ConsentPurpose.matching, given=False, account=who.account
     )
     db.commit()
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app.accounts.models import Role
+from app.core.validation import parse
 from app.registry import service as registry
+from app.registry.models import CitizenRegistration
 from tests.conftest import PASSWORD
 
 HOME = "AB10 1AB"
@@ -13,16 +15,18 @@ NEARBY = "AB10 1AF"
 
 
 def register(db, settings, *, email: str, name: str, postcode: str = HOME, consents=None):
-    account, person = registry.register_citizen(
-        db,
-        settings,
-        email=email,
-        password=PASSWORD,
-        password_confirm=PASSWORD,
-        name=name,
-        postcode=postcode,
-        consents=consents if consents is not None else {"profile": True, "matching": True, "share_contact": False},
+    data = parse(
+        CitizenRegistration,
+        {
+            "email": email,
+            "password": PASSWORD,
+            "password_confirm": PASSWORD,
+            "name": name,
+            "postcode": postcode,
+            "consents": consents if consents is not None else {"profile": True, "matching": True, "share_contact": False},
+        },
     )
+    account, person = registry.register_citizen(db, settings, data=data)
     db.commit()
     return account, person
 

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.accounts.models import Account
+from app.core.validation import parse
 from app.privacy.models import ConsentRecord
 from app.registry.models import HelpRequest, ItemStatus, Offer, Person
 from tests.conftest import PASSWORD, post_form, sign_in
@@ -147,7 +148,7 @@ def test_pause_reopen_close(client, db, resident):
     from app.registry import service as registry
     from tests.registry.conftest import OFFER_BODY
 
-    offer = registry.create_item(db, kind=registry.OFFER, person=registry.person_for_account(db, account=resident), raw=dict(OFFER_BODY))
+    offer = registry.create_item(db, kind=registry.OFFER, person=registry.person_for_account(db, account=resident), data=parse(registry.OFFER.create_model, dict(OFFER_BODY)))
     db.commit()
     sign_in(client, resident)
     for action, status in (("pause", "paused"), ("reopen", "active"), ("close", "closed"), ("reopen", "active")):
@@ -162,7 +163,7 @@ def test_another_persons_items_are_404(client, db, resident, neighbour):
     from app.registry import service as registry
     from tests.registry.conftest import OFFER_BODY
 
-    offer = registry.create_item(db, kind=registry.OFFER, person=registry.person_for_account(db, account=resident), raw=dict(OFFER_BODY))
+    offer = registry.create_item(db, kind=registry.OFFER, person=registry.person_for_account(db, account=resident), data=parse(registry.OFFER.create_model, dict(OFFER_BODY)))
     db.commit()
     sign_in(client, neighbour)
     for path in (f"/offers/{offer.id}", f"/offers/{offer.id}/check", f"/offers/{offer.id}/steps/times", f"/requests/{offer.id}"):

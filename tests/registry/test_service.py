@@ -10,10 +10,14 @@ from app.core.db import utcnow
 from app.core.errors import InvalidInput
 from app.privacy import service as privacy
 from app.privacy.models import ConsentPurpose, ConsentState
+from app.core.validation import parse
 from app.registry import service as registry
 from app.registry.models import ItemStatus
 from app.registry.service import OFFER, REQUEST
 from tests.registry.conftest import OFFER_BODY, REQUEST_BODY, register
+from app.main import build_plugins
+
+PLUGINS = build_plugins()
 
 
 def person_of(db, account):
@@ -22,24 +26,24 @@ def person_of(db, account):
 
 def test_withdrawing_matching_takes_items_out_of_matching_at_once(db, settings, resident):
     person = person_of(db, resident)
-    offer = registry.create_item(db, kind=OFFER, person=person, raw=dict(OFFER_BODY))
-    request = registry.create_item(db, kind=REQUEST, person=person, raw=dict(REQUEST_BODY))
+    offer = registry.create_item(db, kind=OFFER, person=person, data=parse(OFFER.create_model, dict(OFFER_BODY)))
+    request = registry.create_item(db, kind=REQUEST, person=person, data=parse(REQUEST.create_model, dict(REQUEST_BODY)))
     assert registry.in_matching(db, kind=OFFER, item_id=offer.id)
     assert registry.in_matching(db, kind=REQUEST, item_id=request.id)
 
-    registry.set_person_consent(db, settings, person=person, purpose=ConsentPurpose.matching, given=False, account=resident)
+    registry.set_person_consent(db, settings, PLUGINS, person=person, purpose=ConsentPurpose.matching, given=False, account=resident)
     assert not registry.in_matching(db, kind=OFFER, item_id=offer.id)
     assert not registry.in_matching(db, kind=REQUEST, item_id=request.id)
     assert offer.status is ItemStatus.active  # the item itself is untouched: giving consent again restores it
 
-    registry.set_person_consent(db, settings, person=person, purpose=ConsentPurpose.matching, given=True, account=resident)
+    registry.set_person_consent(db, settings, PLUGINS, person=person, purpose=ConsentPurpose.matching, given=True, account=resident)
     assert registry.in_matching(db, kind=OFFER, item_id=offer.id)
 
 
 def test_consent_history_is_kept(db, settings, resident):
     person = person_of(db, resident)
     for given in (False, True, False):
-        registry.set_person_consent(db, settings, person=person, purpose=ConsentPurpose.matching, given=given, account=resident)
+        registry.set_person_consent(db, settings, PLUGINS, person=person, purpose=ConsentPurpose.matching, given=given, account=resident)
     from sqlalchemy import select
 
     from app.privacy.models import ConsentRecord
@@ -54,21 +58,21 @@ def test_consent_history_is_kept(db, settings, resident):
 
 def test_withdrawing_profile_consent_pauses_everything(db, settings, resident):
     person = person_of(db, resident)
-    offer = registry.create_item(db, kind=OFFER, person=person, raw=dict(OFFER_BODY))
-    registry.set_person_consent(db, settings, person=person, purpose=ConsentPurpose.profile, given=False, account=resident)
+    offer = registry.create_item(db, kind=OFFER, person=person, data=parse(OFFER.create_model, dict(OFFER_BODY)))
+    registry.set_person_consent(db, settings, PLUGINS, person=person, purpose=ConsentPurpose.profile, given=False, account=resident)
     db.refresh(offer)
     assert offer.status is ItemStatus.paused
 
 
 def test_people_without_matching_consent_are_never_in_matching(db, settings, places):
     account, person = register(db, settings, email="no.match@example.org", name="No Match", consents={"profile": True})
-    offer = registry.create_item(db, kind=OFFER, person=person, raw=dict(OFFER_BODY))
+    offer = registry.create_item(db, kind=OFFER, person=person, data=parse(OFFER.create_model, dict(OFFER_BODY)))
     assert not registry.in_matching(db, kind=OFFER, item_id=offer.id)
 
 
 def test_expired_and_paused_items_are_not_in_matching(db, resident):
     person = person_of(db, resident)
-    offer = registry.create_item(db, kind=OFFER, person=person, raw=dict(OFFER_BODY))
+    offer = registry.create_item(db, kind=OFFER, person=person, data=parse(OFFER.create_model, dict(OFFER_BODY)))
     registry.change_status(db, kind=OFFER, item=offer, action="pause")
     assert not registry.in_matching(db, kind=OFFER, item_id=offer.id)
     registry.change_status(db, kind=OFFER, item=offer, action="reopen")
@@ -80,24 +84,24 @@ def test_expired_and_paused_items_are_not_in_matching(db, resident):
 
 def test_status_machine(db, resident):
     person = person_of(db, resident)
-    draft = registry.create_item(db, kind=OFFER, person=person, raw={"title": "Half done"}, publish=False)
+    draft = registry.create_draft(db, kind=OFFER, person=person, data=parse(OFFER.update_model, {"title": "Half done"}))
     assert draft.status is ItemStatus.draft
     with pytest.raises(InvalidInput) as refused:
         registry.change_status(db, kind=OFFER, item=draft, action="publish")
     assert {e.field for e in refused.value.errors} == {"skills", "availability"}
     with pytest.raises(InvalidInput):
         registry.change_status(db, kind=OFFER, item=draft, action="pause")
-    registry.update_item(db, kind=OFFER, item=draft, person=person, raw={"skills": ["gardening"], "availability": ["sun-am"]})
+    registry.update_item(db, kind=OFFER, item=draft, person=person, data=parse(OFFER.update_model, {"skills": ["gardening"], "availability": ["sun-am"]}))
     registry.change_status(db, kind=OFFER, item=draft, action="publish")
     registry.change_status(db, kind=OFFER, item=draft, action="close")
     assert draft.closed_at is not None
     with pytest.raises(InvalidInput):
-        registry.update_item(db, kind=OFFER, item=draft, person=person, raw={"title": "Edit after close"})
+        registry.update_item(db, kind=OFFER, item=draft, person=person, data=parse(OFFER.update_model, {"title": "Edit after close"}))
     registry.change_status(db, kind=OFFER, item=draft, action="reopen")
     assert draft.status is ItemStatus.active and draft.closed_at is None
 
 
 def test_default_expiry_is_about_six_months(db, resident):
     person = person_of(db, resident)
-    offer = registry.create_item(db, kind=OFFER, person=person, raw=dict(OFFER_BODY))
+    offer = registry.create_item(db, kind=OFFER, person=person, data=parse(OFFER.create_model, dict(OFFER_BODY)))
     assert timedelta(days=180) < offer.expires_at - utcnow() < timedelta(days=185)

@@ -1,10 +1,12 @@
 """Who is asking: the signed-in account for pages (cookie) and for the API (bearer token).
 
 Access is deny-by-default: every page router depends on `load_account`, and each route states the
-roles it allows with `require_role` (pages) or `api_require_role` (API).
+roles it allows with `require_role` / `require_actor` (pages) or `api_require_role` /
+`api_require_actor` (API). An `Actor` is the plain fact of who is asking (account id and role);
+whether they may act for a particular person is answered by `app.registry.dependencies`, which
+asks every domain's person-access rule (see `app.core.plugins`).
 """
 
-from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from app.accounts import service
 from app.accounts.models import Account, Role
 from app.core.db import DbSession
 from app.core.errors import Forbidden, SignInRequired
+from app.core.responses import see_other
 
 
 def load_account(request: Request, db: DbSession) -> Account | None:
@@ -102,3 +105,51 @@ def api_require_role(*roles: Role) -> Callable[..., Account]:
 
 
 ApiAccount = Annotated[Account, Depends(api_account)]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in account and its role: who is acting, whoever they act for."""
+
+    account_id: int
+    role: Role
+
+    @classmethod
+    def of(cls, account: Account) -> "Actor":
+        return cls(account_id=account.id, role=account.role)
+
+
+def require_actor(*roles: Role) -> Callable[..., Actor]:
+    check = require_role(*roles)
+
+    def dependency(account: Annotated[Account, Depends(check)]) -> Actor:
+        return Actor.of(account)
+
+    return dependency
+
+
+def api_require_actor(*roles: Role) -> Callable[..., Actor]:
+    check = api_require_role(*roles)
+
+    def dependency(account: Annotated[Account, Depends(check)]) -> Actor:
+        return Actor.of(account)
+
+    return dependency
+
+
+def sign_in_response(request: Request, db, account: Account, url: str, flash: str | None = None):
+    """Start a fresh session for `account` (ending any old one on this device), then go to `url`."""
+    settings = request.app.state.settings
+    service.end_session(db, cookie_value=request.cookies.get(settings.session_cookie_name))
+    cookie_value = service.start_session(db, settings, account=account)
+    response = see_other(request, url, flash=flash)
+    response.set_cookie(
+        settings.session_cookie_name,
+        cookie_value,
+        max_age=settings.session_absolute_hours * 3600,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.is_production,
+    )
+    return response

@@ -1,0 +1,59 @@
+"""The explicit wiring between domains: what each domain adds to the others, registered at start.
+
+Each domain package has a `plugin.py` with `register(plugins)` (hooks, no FastAPI) and `routers()`.
+`app.main.build_plugins()` calls every domain's `register` in dependency order (`app.main.DOMAINS`);
+`create_app` uses it and then includes the routers, and a worker or script that needs the hooks
+without a web server calls `build_plugins()` too. Nothing depends on import order, and a domain
+never imports a higher one: it exposes a hook point here and the higher domain fills it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# (request, db, account) -> a section for the account page, or None
+AccountSection = Callable[..., dict | None]
+# (request, db, journey, item) -> a section for an offer or request page, or None
+ItemSection = Callable[..., dict | None]
+# (db, person_id, purpose) -> None: act at once on a withdrawn consent (in the same transaction)
+ConsentWithdrawn = Callable[..., None]
+# (db, actor, person_id) -> True when this actor may act for this person
+PersonAccessRule = Callable[..., bool]
+# (db, person_id) -> the domain's personal data about this person, as plain JSON-able data
+Exporter = Callable[..., Any]
+# (db, person_id) -> None: remove or anonymise the domain's personal data about this person
+Eraser = Callable[..., None]
+
+
+@dataclass
+class Plugins:
+    account_sections: list[AccountSection] = field(default_factory=list)
+    item_sections: list[ItemSection] = field(default_factory=list)
+    consent_withdrawn: list[ConsentWithdrawn] = field(default_factory=list)
+    person_access: list[PersonAccessRule] = field(default_factory=list)
+    flash_messages: dict[str, str] = field(default_factory=dict)
+    exporters: dict[str, Exporter] = field(default_factory=dict)
+    erasers: dict[str, Eraser] = field(default_factory=dict)
+
+    def add_flash_messages(self, messages: dict[str, str]) -> None:
+        """Flash messages travel as keys (never text) in a cookie; each key belongs to one domain."""
+        clash = set(messages) & set(self.flash_messages)
+        if clash:
+            raise ValueError(f"flash message keys registered twice: {sorted(clash)}")
+        self.flash_messages.update(messages)
+
+    def add_exporter(self, domain: str, exporter: Exporter) -> None:
+        if domain in self.exporters:
+            raise ValueError(f"an exporter for {domain} is already registered")
+        self.exporters[domain] = exporter
+
+    def add_eraser(self, domain: str, eraser: Eraser) -> None:
+        if domain in self.erasers:
+            raise ValueError(f"an eraser for {domain} is already registered")
+        self.erasers[domain] = eraser
+
+    def consent_was_withdrawn(self, db: Any, *, person_id: int, purpose: Any) -> None:
+        for handler in self.consent_withdrawn:
+            handler(db, person_id=person_id, purpose=purpose)
