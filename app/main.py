@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_session_factory
-from app.core.errors import install_error_handlers
+from app.core.error_handlers import install_error_handlers
 from app.core.logs import install_log_scrubbers
 from app.core.plugins import Plugins
 from app.core.middleware import (

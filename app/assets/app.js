@@ -7,10 +7,11 @@ if ("noModule" in HTMLScriptElement.prototype) {
   initAll();
 }
 
-// A refusal (4xx) carries its message as a fragment: show it in place rather than nothing.
+// An error answer to htmx is a fragment with its message (see app/core/errors.py): show it in
+// place, where the person is looking, rather than nothing at all.
 document.addEventListener("htmx:beforeSwap", (event) => {
   const status = event.detail.xhr.status;
-  if (status >= 400 && status < 500) {
+  if (status >= 400 && event.detail.xhr.getResponseHeader("X-Error-Fragment") === "1") {
     event.detail.shouldSwap = true;
     event.detail.isError = false;
   }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -118,6 +118,25 @@ def get_db(request: Request) -> Iterator[Session]:
         raise
     finally:
         session.close()
+        _run_after_unit_of_work(request)
+
+
+def after_unit_of_work(request: Request, callback: Callable[[sessionmaker[Session]], None]) -> None:
+    """Run `callback(session_factory)` once the request's own transaction has ended, committed or
+    rolled back: for records that must outlive a refusal (the audit trail writes refused probes
+    this way, each in a short transaction of its own)."""
+    request.scope.setdefault("state", {}).setdefault("after_unit_of_work", []).append(callback)
+
+
+def _run_after_unit_of_work(request: Request) -> None:
+    callbacks = request.scope.get("state", {}).pop("after_unit_of_work", [])
+    for callback in callbacks:
+        try:
+            callback(request.app.state.session_factory)
+        except Exception as exc:  # never lose the answer over it; say what failed, not what it held
+            import logging
+
+            logging.getLogger("marketplace.db").error("after-request write failed: %s", type(exc).__name__)
 
 
 DbSession = Annotated[Session, Depends(get_db, scope="function")]

@@ -15,10 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.i18n import N_
 
@@ -146,16 +144,18 @@ def error_fragment(request: Request, status_code: int, message: str, errors: lis
     """The message in place, for htmx: it replaces the element that made the request."""
     from app.core.templating import render
 
-    return render(
+    response = render(
         request,
         "errors/_inline.html",
         {"message": message, "errors": errors or []},
         status_code=status_code,
         block="inline_error",
     )
+    response.headers["X-Error-Fragment"] = "1"  # the front end swaps only our own error fragments
+    return response
 
 
-def _app_error_response(request: Request, exc: AppError) -> Response:
+def app_error_response(request: Request, exc: AppError) -> Response:
     if is_api(request):
         if isinstance(exc, InvalidInput):
             return api_errors(exc.errors, exc.status)
@@ -168,37 +168,3 @@ def _app_error_response(request: Request, exc: AppError) -> Response:
     if type(exc) is AppError or isinstance(exc, Conflict):
         heading = exc.message  # a specific message says more than the status's generic heading
     return error_page(request, exc.status, heading, body)
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    from app.core.validation import errors_from_pydantic
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        if is_api(request):
-            return api_errors(errors_from_pydantic(exc.errors()))
-        # Pages parse their forms themselves; this is a malformed request (a bad query or path).
-        if is_htmx(request):
-            return error_fragment(request, 400, STATUS_PAGES[400][0])
-        return error_page(request, 400)
-
-    @app.exception_handler(AppError)
-    async def app_error(request: Request, exc: AppError) -> Response:
-        return _app_error_response(request, exc)
-
-    @app.exception_handler(SignInRequired)
-    async def sign_in_required(request: Request, exc: SignInRequired) -> Response:
-        if is_api(request):
-            return api_message(401, "Sign in required", headers={"WWW-Authenticate": "Bearer"})
-        from app.core.responses import redirect_to_sign_in
-
-        return redirect_to_sign_in(request, exc.next_path)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if is_api(request):
-            return api_message(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
-        heading, body = STATUS_PAGES.get(exc.status_code, STATUS_PAGES[400])
-        if is_htmx(request):
-            return error_fragment(request, exc.status_code, heading)
-        return error_page(request, exc.status_code, heading, body)

@@ -43,9 +43,13 @@ async def _send_error(scope: Scope, receive: Receive, send: Send, status: int, h
         payload = json.dumps({"detail": f"{heading}. {body}"}).encode()
         await _send_simple(send, status, payload, "application/json")
         return
-    from app.core.errors import error_page
+    from app.core.errors import error_fragment, error_page, is_htmx
 
-    response = error_page(Request(scope, receive), status, heading, body)
+    request = Request(scope, receive)
+    if is_htmx(request):
+        response = error_fragment(request, status, heading, [])
+    else:
+        response = error_page(request, status, heading, body)
     await response(scope, receive, send)
 
 

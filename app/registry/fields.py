@@ -140,7 +140,8 @@ def clean_distance(raw: Any) -> float:
     return round(value, 1)
 
 
-Distance = Annotated[float, BeforeValidator(clean_distance), Field(ge=0, le=MAX_DISTANCE_KM)]
+# Numeric limits go before the validator, or pydantic leaves them out of the JSON schema.
+Distance = Annotated[float, Field(ge=0, le=MAX_DISTANCE_KM), BeforeValidator(clean_distance)]
 
 
 def whole_number(low: int, high: int, message: str):
@@ -162,8 +163,8 @@ def whole_number(low: int, high: int, message: str):
 
 Capacity = Annotated[
     int,
-    BeforeValidator(whole_number(1, MAX_CAPACITY, N_("Enter how many people you could help at once, from 1 to 50"))),
     Field(ge=1, le=MAX_CAPACITY),
+    BeforeValidator(whole_number(1, MAX_CAPACITY, N_("Enter how many people you could help at once, from 1 to 50"))),
 ]
 
 

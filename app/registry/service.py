@@ -119,20 +119,30 @@ def _place_into(target: Any, place: PostcodeLocation | Person) -> None:
 # --- people ----------------------------------------------------------------------------------
 
 
+def registration_problems(
+    db: Session, *, email: str, password: str, password_confirm: str | None, name: str, profile_consent: bool
+) -> list[FieldError]:
+    """The checks the registration model cannot make (they need the database or the accounts rules),
+    so that a form with several mistakes shows them all at once."""
+    errors = accounts.registration_problems(db, email=email, password=password, password_confirm=password_confirm, name=name)
+    if not profile_consent:
+        errors.append(
+            FieldError("consent_profile", N_("You need to agree to us keeping your details to create an account"))
+        )
+    return errors
+
+
 def register_citizen(db: Session, settings: Settings, *, data: CitizenRegistration) -> tuple[Account, Person]:
     """Create the account, the person and one consent record per answer, or nothing at all."""
-    errors = accounts.registration_problems(
-        db, email=data.email, password=data.password, password_confirm=data.password_confirm, name=data.name
+    errors = registration_problems(
+        db, email=data.email, password=data.password, password_confirm=data.password_confirm, name=data.name,
+        profile_consent=data.consents.profile,
     )
     place = None
     try:
         place = locate(db, data.postcode)
     except InvalidInput as problem:
         errors.extend(problem.errors)
-    if not data.consents.profile:
-        errors.append(
-            FieldError("consent_profile", N_("You need to agree to us keeping your details to create an account"))
-        )
     if errors:
         raise InvalidInput(errors)
     account = accounts.register_citizen(

@@ -36,6 +36,7 @@ from app.registry.dependencies import (
     citizen_journey_subject,
     load_item,
 )
+from app.registry.postcodes import normalise_postcode
 from app.registry.models import CitizenRegistration, ItemMode, Person, PersonUpdate, Urgency
 from app.registry.service import OFFER, REQUEST, ItemKind
 
@@ -78,30 +79,59 @@ def register_page(request: Request, account: OptionalAccount) -> Response:
     return _register_page(request, RegisterForm())
 
 
+REGISTER_FIELDS = ("name", "email", "password", "password_confirm", "postcode", "consent_profile")
+
+
+def _all_registration_problems(db, form: RegisterForm, shape: InvalidInput) -> InvalidInput:
+    """Every problem at once, in the order of the form, not only those the model could see."""
+    more = service.registration_problems(
+        db, email=form.email, password=form.password, password_confirm=form.password_confirm, name=form.name,
+        profile_consent=form.consent_profile == "yes",
+    )
+    seen = {e.field for e in shape.errors}
+    if "postcode" not in seen:
+        try:
+            service.locate(db, normalise_postcode(form.postcode))
+        except InvalidInput as unknown:
+            more.extend(unknown.errors)
+    errors = shape.errors + [e for e in more if e.field not in seen and e.field != "name"]
+    order = {field: position for position, field in enumerate(REGISTER_FIELDS)}
+    return InvalidInput(sorted(errors, key=lambda e: order.get(e.field, len(order))))
+
+
 @router.post("/register", name="registry:register_submit")
 def register_submit(request: Request, db: DbSession, form: Annotated[RegisterForm, Form()]) -> Response:
     try:
-        data = parse(
-            CitizenRegistration,
-            {
-                "email": form.email,
-                "password": form.password,
-                "password_confirm": form.password_confirm,
-                "name": form.name,
-                "postcode": form.postcode,
-                "consents": {
-                    "profile": form.consent_profile == "yes",
-                    "matching": form.consent_matching == "yes",
-                    "share_contact": form.consent_share_contact == "yes",
-                },
-            },
-        )
+        data = _registration(form)
+    except InvalidInput as shape:
+        problems = _all_registration_problems(db, form, shape)
+        form.password = form.password_confirm = ""
+        return _register_page(request, form, problems)
+    try:
         with atomic(db):
             account, _person = service.register_citizen(db, request.app.state.settings, data=data)
     except InvalidInput as error:
         form.password = form.password_confirm = ""
         return _register_page(request, form, error)
     return sign_in_response(request, db, account, request.url_for("registry:dashboard").path, flash="registered")
+
+
+def _registration(form: RegisterForm) -> CitizenRegistration:
+    return parse(
+        CitizenRegistration,
+        {
+            "email": form.email,
+            "password": form.password,
+            "password_confirm": form.password_confirm,
+            "name": form.name,
+            "postcode": form.postcode,
+            "consents": {
+                "profile": form.consent_profile == "yes",
+                "matching": form.consent_matching == "yes",
+                "share_contact": form.consent_share_contact == "yes",
+            },
+        },
+    )
 
 
 # --- dashboard -------------------------------------------------------------------------------

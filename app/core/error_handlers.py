@@ -1,0 +1,53 @@
+"""One handler per surface for every error: a page, an htmx fragment in place, or API JSON."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.errors import (
+    STATUS_PAGES,
+    AppError,
+    SignInRequired,
+    api_errors,
+    api_message,
+    app_error_response,
+    error_fragment,
+    error_page,
+    is_api,
+    is_htmx,
+)
+from app.core.responses import redirect_to_sign_in
+from app.core.validation import errors_from_pydantic
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if is_api(request):
+            return api_errors(errors_from_pydantic(exc.errors()))
+        # Pages parse their forms themselves; this is a malformed request (a bad query or path).
+        if is_htmx(request):
+            return error_fragment(request, 400, STATUS_PAGES[400][0])
+        return error_page(request, 400)
+
+    @app.exception_handler(AppError)
+    async def app_error(request: Request, exc: AppError) -> Response:
+        return app_error_response(request, exc)
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in_required(request: Request, exc: SignInRequired) -> Response:
+        if is_api(request):
+            return api_message(401, "Sign in required", headers={"WWW-Authenticate": "Bearer"})
+        return redirect_to_sign_in(request, exc.next_path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_api(request):
+            return api_message(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+        heading, body = STATUS_PAGES.get(exc.status_code, STATUS_PAGES[400])
+        if is_htmx(request):
+            return error_fragment(request, exc.status_code, heading)
+        return error_page(request, exc.status_code, heading, body)
