@@ -152,6 +152,7 @@ def error_fragment(request: Request, status_code: int, message: str, errors: lis
         block="inline_error",
     )
     response.headers["X-Error-Fragment"] = "1"  # the front end swaps only our own error fragments
+    response.headers["HX-Reswap"] = "innerHTML"  # inside the element that asked, so it can ask again
     return response
 
 

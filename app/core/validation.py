@@ -94,9 +94,13 @@ def errors_from_pydantic(errors: list[Mapping[str, Any]]) -> list[FieldError]:
     return list(seen.values())
 
 
-def parse(model: type[M], data: Mapping[str, Any]) -> M:
-    """Validate form or body data into a domain model, or raise `InvalidInput` with every problem."""
+def parse(model: type[M], data: Mapping[str, Any], *, context: Mapping[str, Any] | None = None) -> M:
+    """Validate form or body data into a domain model, or raise `InvalidInput` with every problem.
+
+    `context` lets a domain's validators ask the database (e.g. "is this postcode known?"), so a
+    page shows every problem at once; services still check, since the API parses without it.
+    """
     try:
-        return model.model_validate(dict(data))
+        return model.model_validate(dict(data), context=dict(context) if context else None)
     except ValidationError as error:
         raise InvalidInput(errors_from_pydantic(error.errors())) from None

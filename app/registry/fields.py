@@ -13,7 +13,7 @@ import math
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 
 from app.core.i18n import N_
 from app.core.validation import Plain
@@ -79,7 +79,18 @@ def clean_postcode(raw: Any) -> str:
         raise Plain(N_("Enter a real postcode, like AB10 1AB")) from None
 
 
-Postcode = Annotated[str, BeforeValidator(clean_postcode), Field(max_length=8, examples=["AB10 1AB"])]
+def known_postcode(value: str, info: ValidationInfo) -> str:
+    """With a database to ask (pages pass `service.lookups(db)` as the context), an unknown
+    postcode is reported together with every other problem; the service checks again anyway."""
+    lookups = (info.context or {}).get("lookups")
+    if lookups is not None and not lookups.postcode_known(value):
+        raise Plain(N_("We cannot find the postcode %(postcode)s. Check it is right, or ask a community linker for help"), postcode=value)
+    return value
+
+
+Postcode = Annotated[
+    str, BeforeValidator(clean_postcode), AfterValidator(known_postcode), Field(max_length=8, examples=["AB10 1AB"])
+]
 
 
 def clean_skill_codes(raw: Any) -> list[str]:
@@ -99,9 +110,18 @@ def clean_skill_codes(raw: Any) -> list[str]:
     return codes
 
 
+def known_skills(codes: list[str], info: ValidationInfo) -> list[str]:
+    lookups = (info.context or {}).get("lookups")
+    unknown = lookups.unknown_skills(codes) if lookups is not None else []
+    if unknown:
+        raise Plain(N_("We do not know the skill '%(code)s'. Choose skills from the list"), code=unknown[0][:40])
+    return codes
+
+
 SkillCodes = Annotated[
     list[Annotated[str, Field(max_length=60)]],
     BeforeValidator(clean_skill_codes),
+    AfterValidator(known_skills),
     Field(min_length=1, max_length=MAX_SKILLS, examples=[["gardening"]]),
 ]
 

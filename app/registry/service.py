@@ -110,6 +110,25 @@ def resolve_skills(db: Session, codes: list[str], field: str = "skills") -> list
     return [found[code] for code in codes]
 
 
+@dataclass(frozen=True)
+class Lookups:
+    """What the edge models may ask the database while parsing a form (see `fields.known_*`)."""
+
+    db: Session
+
+    def postcode_known(self, postcode: str) -> bool:
+        return self.db.get(PostcodeLocation, postcode) is not None
+
+    def unknown_skills(self, codes: list[str]) -> list[str]:
+        live = set(self.db.execute(select(Skill.code).where(Skill.code.in_(codes), Skill.active.is_(True))).scalars())
+        return [code for code in codes if code not in live]
+
+
+def lookups(db: Session) -> dict[str, Lookups]:
+    """The validation context for `core.validation.parse` on the register's pages."""
+    return {"lookups": Lookups(db)}
+
+
 def _place_into(target: Any, place: PostcodeLocation | Person) -> None:
     target.postcode, target.latitude, target.longitude, target.ward_code = (
         place.postcode, place.latitude, place.longitude, place.ward_code,

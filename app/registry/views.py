@@ -36,7 +36,6 @@ from app.registry.dependencies import (
     citizen_journey_subject,
     load_item,
 )
-from app.registry.postcodes import normalise_postcode
 from app.registry.models import CitizenRegistration, ItemMode, Person, PersonUpdate, Urgency
 from app.registry.service import OFFER, REQUEST, ItemKind
 
@@ -89,11 +88,6 @@ def _all_registration_problems(db, form: RegisterForm, shape: InvalidInput) -> I
         profile_consent=form.consent_profile == "yes",
     )
     seen = {e.field for e in shape.errors}
-    if "postcode" not in seen:
-        try:
-            service.locate(db, normalise_postcode(form.postcode))
-        except InvalidInput as unknown:
-            more.extend(unknown.errors)
     errors = shape.errors + [e for e in more if e.field not in seen and e.field != "name"]
     order = {field: position for position, field in enumerate(REGISTER_FIELDS)}
     return InvalidInput(sorted(errors, key=lambda e: order.get(e.field, len(order))))
@@ -102,7 +96,7 @@ def _all_registration_problems(db, form: RegisterForm, shape: InvalidInput) -> I
 @router.post("/register", name="registry:register_submit")
 def register_submit(request: Request, db: DbSession, form: Annotated[RegisterForm, Form()]) -> Response:
     try:
-        data = _registration(form)
+        data = _registration(db, form)
     except InvalidInput as shape:
         problems = _all_registration_problems(db, form, shape)
         form.password = form.password_confirm = ""
@@ -116,7 +110,7 @@ def register_submit(request: Request, db: DbSession, form: Annotated[RegisterFor
     return sign_in_response(request, db, account, request.url_for("registry:dashboard").path, flash="registered")
 
 
-def _registration(form: RegisterForm) -> CitizenRegistration:
+def _registration(db, form: RegisterForm) -> CitizenRegistration:
     return parse(
         CitizenRegistration,
         {
@@ -131,6 +125,7 @@ def _registration(form: RegisterForm) -> CitizenRegistration:
                 "share_contact": form.consent_share_contact == "yes",
             },
         },
+        context=service.lookups(db),
     )
 
 
@@ -207,7 +202,7 @@ def profile_submit(
     request: Request, db: DbSession, person: CitizenPerson, form: Annotated[ProfileForm, Form()]
 ) -> Response:
     try:
-        data = parse(PersonUpdate, form.model_dump())
+        data = parse(PersonUpdate, form.model_dump(), context=service.lookups(db))
         with atomic(db):
             service.update_profile(db, person=person, data=data)
     except InvalidInput as error:
@@ -475,7 +470,7 @@ def journey_router(kind: ItemKind, routes: JourneyRoutes, subject: Any, prefix: 
     def new_item_submit(request: Request, db: DbSession, journey: ThisJourney, form: Annotated[StepForm, Form()]) -> Response:
         step = STEPS[kind.key][0]
         try:
-            data = parse(kind.update_model, _answers(step, form))
+            data = parse(kind.update_model, _answers(step, form), context=service.lookups(db))
             with atomic(db):
                 item = service.create_draft(db, kind=kind, person=journey.subject, data=data)
         except InvalidInput as error:
@@ -504,7 +499,7 @@ def journey_router(kind: ItemKind, routes: JourneyRoutes, subject: Any, prefix: 
         if form.action == "search":  # the skill picker without JavaScript: filter, keep what is ticked
             return _step_page(request, db, journey, current, index, item, form, status_code=200)
         try:
-            data = parse(kind.update_model, _answers(current, form))
+            data = parse(kind.update_model, _answers(current, form), context=service.lookups(db))
             with atomic(db):
                 service.update_item(db, kind=kind, item=item, person=journey.subject, data=data)
         except InvalidInput as error:

@@ -522,3 +522,20 @@ def test_edit_profile_and_a_friendly_postcode_error(page, watcher):
     expect(field(page, "Your postcode")).to_have_value("AB10 1AB")
     expect(field(page, "Phone number (optional)")).to_have_value("07700 900982")
     watcher.assert_clean()
+
+
+# --- errors on htmx requests -----------------------------------------------------------------
+
+
+def test_an_error_on_an_htmx_request_is_shown_in_place(signed_in_page, portal_citizen, watcher):
+    """The skill search refuses a query over 100 characters; the person sees why, where they typed."""
+    page = signed_in_page(portal_citizen.who.storage_state)
+    page.goto(f"/requests/{portal_citizen.request_draft}/steps/skills")
+    expect(heading(page)).to_have_text("What kind of help is it?")
+    page.get_by_label(re.compile("^Search")).fill("garden " * 20)
+    problem = page.locator(".govuk-error-summary")
+    expect(problem).to_contain_text("Sorry, there is a problem with that request")
+    expect(page.locator("h1")).to_have_text("What kind of help is it?")  # still the same page
+    page.get_by_label(re.compile("^Search")).fill("garden")
+    expect(skill_box(page, "Gardening")).to_be_visible()
+    watcher.assert_clean()
