@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from app.accounts import service
@@ -32,7 +32,7 @@ class TokenResponse(BaseModel):
     responses={401: {"description": "Wrong email or password"}, 429: {"description": "Too many attempts"}},
     name="api:token",
 )
-def create_token(request: Request, db: DbSession, body: TokenRequest) -> Response:
+def create_token(request: Request, db: DbSession, body: TokenRequest) -> TokenResponse | Response:
     settings = request.app.state.settings
     address = request.client.host if request.client else "unknown"
     try:
@@ -42,7 +42,7 @@ def create_token(request: Request, db: DbSession, body: TokenRequest) -> Respons
     except service.SignInRefused as refusal:
         return api_message(401, refusal.message)  # returned, not raised: the failure is committed
     issued = service.issue_api_token(db, settings, account=account)
-    return JSONResponse(TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in).model_dump())
+    return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)
 
 
 @router.delete("/auth/token", status_code=204, name="api:revoke_token")

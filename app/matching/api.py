@@ -10,7 +10,7 @@ from app.accounts.models import Account, Role
 from app.core.db import DbSession
 from app.matching import service
 from app.registry import service as registry
-from app.registry.dependencies import API_OFFER_ROUTES, API_REQUEST_ROUTES, ApiCitizenActor, ApiCitizenPerson, Journey, load_item
+from app.registry.dependencies import ApiCitizenActor, ApiCitizenPerson, ItemAccess, load_item
 
 router = APIRouter(prefix="/api/v1", tags=["matching"])
 
@@ -50,7 +50,7 @@ def _out(suggestion: service.Suggestion, model: type[BaseModel], key: str) -> Ba
 def request_suggestions(
     request: Request, db: DbSession, actor: ApiCitizenActor, person: ApiCitizenPerson, item_id: int, limit: Limit = 10
 ) -> list[OfferSuggestion]:
-    journey = Journey(kind=registry.REQUEST, routes=API_REQUEST_ROUTES, actor=actor, subject=person)
+    journey = ItemAccess(kind=registry.REQUEST, actor=actor, subject=person)
     item = load_item(request, db, journey, item_id)
     found = service.suggestions_for_request(db, request.app.state.settings, request_id=item.id, limit=limit)
     return [_out(s, OfferSuggestion, "offer_id") for s in found]
@@ -60,7 +60,7 @@ def request_suggestions(
 def offer_suggestions(
     request: Request, db: DbSession, actor: ApiCitizenActor, person: ApiCitizenPerson, item_id: int, limit: Limit = 10
 ) -> list[RequestSuggestion]:
-    journey = Journey(kind=registry.OFFER, routes=API_OFFER_ROUTES, actor=actor, subject=person)
+    journey = ItemAccess(kind=registry.OFFER, actor=actor, subject=person)
     item = load_item(request, db, journey, item_id)
     found = service.suggestions_for_offer(db, request.app.state.settings, offer_id=item.id, limit=limit)
     return [_out(s, RequestSuggestion, "request_id") for s in found]

@@ -18,14 +18,7 @@ from app.privacy import service as privacy
 from app.privacy.audit import AuditAction
 from app.privacy.models import ConsentPurpose
 from app.registry import service, taxonomy
-from app.registry.dependencies import (
-    API_OFFER_ROUTES,
-    API_REQUEST_ROUTES,
-    ApiCitizenActor,
-    ApiCitizenPerson,
-    Journey,
-    load_item,
-)
+from app.registry.dependencies import ApiCitizenActor, ApiCitizenPerson, ItemAccess, load_item
 from app.registry.models import (
     CitizenRegistration,
     HelpRequestCreate,
@@ -84,8 +77,8 @@ def skills(db: DbSession) -> list[SkillPublic]:
     ]
 
 
-def _journey(kind: ItemKind, actor, person: Person) -> Journey:
-    return Journey(kind=kind, routes=API_OFFER_ROUTES if kind is OFFER else API_REQUEST_ROUTES, actor=actor, subject=person)
+def _journey(kind: ItemKind, actor, person: Person) -> ItemAccess:
+    return ItemAccess(kind=kind, actor=actor, subject=person)
 
 
 def _public(db, kind: ItemKind, item):

@@ -103,13 +103,19 @@ class JourneyRoutes:
 
 
 @dataclass
-class Journey:
-    """An offer or request journey, for one subject person, as seen by one actor."""
+class ItemAccess:
+    """Acting on one kind of item for one subject person: what the object-level check needs."""
 
     kind: ItemKind
-    routes: JourneyRoutes
     actor: Actor
     subject: Person
+
+
+@dataclass
+class Journey(ItemAccess):
+    """The offer or request pages, mounted for one subject person with their own route names."""
+
+    routes: JourneyRoutes = None  # type: ignore[assignment]
     path_params: dict[str, Any] = field(default_factory=dict)
 
     def url(self, request: Request, action: str, **params: Any) -> str:
@@ -119,7 +125,7 @@ class Journey:
 SubjectResolver = Callable[..., tuple[Actor, Person, dict[str, Any]]]
 
 
-def load_item(request: Request, db: Session, journey: Journey, item_id: int, action: AuditAction = AuditAction.viewed):
+def load_item(request: Request, db: Session, journey: ItemAccess, item_id: int, action: AuditAction = AuditAction.viewed):
     """The subject's item, or 404 (also for another person's item, and that refusal is recorded)."""
     item = service.find_item(db, kind=journey.kind, item_id=item_id)
     if item is None:
@@ -160,15 +166,4 @@ CITIZEN_REQUEST_ROUTES = JourneyRoutes(
     status="registry:requests_status",
     suggestions="matching:request_suggestions",
     back="registry:dashboard",
-)
-# The API has no pages to link to; its journeys only need a subject for the object-level check.
-API_OFFER_ROUTES = JourneyRoutes(
-    new="api:offer_create", new_submit="api:offer_create", step="api:offer_update", step_submit="api:offer_update",
-    check="api:offer_read", item="api:offer_read", status="api:offer_update", suggestions="api:offer_suggestions",
-    back="api:offer_list",
-)
-API_REQUEST_ROUTES = JourneyRoutes(
-    new="api:request_create", new_submit="api:request_create", step="api:request_update",
-    step_submit="api:request_update", check="api:request_read", item="api:request_read",
-    status="api:request_update", suggestions="api:request_suggestions", back="api:request_list",
 )
