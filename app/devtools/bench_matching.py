@@ -14,10 +14,11 @@ from sqlalchemy import select
 
 from app.core.config import get_settings
 from app.core.db import make_engine, make_session_factory
+from app.devtools.bench_pages import percentile
+from app.devtools.demo import ensure_borough
 from app.matching import engine, index, service
 from app.matching.allocation import allocate_edges, dense_optimum, greedy_edges
 from app.matching.engine import Candidate, Context, SideTable, key_spaces
-from app.registry.bench import ensure_borough, percentile
 from app.registry.models import HelpRequest, ItemStatus
 
 

@@ -14,7 +14,7 @@ from app.core.db import make_engine, make_session_factory
 from app.migrations_support import upgrade_to_head
 from app.privacy.models import ConsentRecord
 from app.registry.availability import ALL_SLOTS_MASK
-from app.registry.demo import (
+from app.devtools.demo import (
     CENTRE_LAT,
     CENTRE_LON,
     KM_PER_DEG_LAT,
