@@ -1,20 +1,17 @@
-"""The `marketplace` command: serve, migrate, seed-demo, create-user, import-postcodes, match, bench."""
+"""The `marketplace` command: serve, migrate, seed-demo, create-user, import-postcodes, match, bench.
+
+The operator's commands are here; the importer's come from `app.registry.importer`, and the
+tooling (`seed-demo`, `bench ...`) from `app.devtools.cli`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 
-from app.core.config import get_settings
-
-DEMO_ACCOUNTS = (
-    # email, name, role, password (demo only: production refuses to start while these exist)
-    ("citizen@demo.example", "Cara Citizen", "citizen", "demo-citizen-teapot-meadow"),
-    ("linker@demo.example", "Lee Linker", "linker", "demo-linker-lantern-harbour"),
-    ("staff@demo.example", "Sam Staff", "staff", "demo-staff-walnut-orchard"),
-    ("admin@demo.example", "Ada Admin", "admin", "demo-admin-copper-kestrel"),
-)
+from app.core.config import get_settings, served_base_url
 
 
 def _session():
@@ -36,6 +33,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = get_settings()  # fails here, before binding a port, if production settings are unsafe
+    if not settings.is_production and "base_url" not in settings.model_fields_set:
+        # Emailed links point at the address served here, unless MARKETPLACE_BASE_URL says otherwise.
+        # Through the environment, so that the application (and every worker) reads the same.
+        os.environ["MARKETPLACE_BASE_URL"] = served_base_url(args.host, args.port)
+        if args.host.strip("[]") in ("0.0.0.0", "::", ""):
+            print(
+                f"emailed links will use {os.environ['MARKETPLACE_BASE_URL']}: set MARKETPLACE_BASE_URL "
+                "to the address people open",
+                file=sys.stderr,
+            )
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -66,35 +73,13 @@ def cmd_create_user(args: argparse.Namespace) -> int:
             for e in error.errors:
                 print(f"{e.field}: {e.message}", file=sys.stderr)
             return 2
+        if account.role is Role.citizen:
+            # Their profile (no postcode or consents yet: they give those on "Your account").
+            from app.registry.service import create_person_for_account
+
+            create_person_for_account(db, account=account)
         db.commit()
         print(f"created {account.role.value} account #{account.id}")
-    return 0
-
-
-def cmd_seed_demo(args: argparse.Namespace) -> int:
-    from app.accounts import service as accounts
-    from app.accounts.models import Role
-    from app.registry import demo
-
-    settings = get_settings()
-    if settings.is_production:
-        print("seed-demo refuses to run in production", file=sys.stderr)
-        return 2
-    with _session() as db:
-        if args.people:
-            summary = demo.generate_borough(db, people=args.people, seed=args.seed)
-            print(
-                f"demo borough (seed {args.seed}): {summary['people']} people, {summary['offers']} offers, "
-                f"{summary['requests']} help requests in {summary['wards']} wards ({summary['seconds']:.1f} s)"
-            )
-        for email, name, role, password in DEMO_ACCOUNTS:
-            account = accounts.find_account_by_email(db, email=email)
-            if account is None:
-                account = accounts.create_account(db, email=email, name=name, role=Role(role), password=password, is_demo=True)
-            if account.role is Role.citizen:
-                demo.ensure_demo_person(db, account=account, templates_dir=str(settings.templates_dir))
-        db.commit()
-    print_demo_logins()
     return 0
 
 
@@ -111,12 +96,6 @@ def cmd_match(args: argparse.Namespace) -> int:
             f"total score {run.total_score}, {run.milliseconds / 1000:.1f} s"
         )
     return 0
-
-
-def print_demo_logins() -> None:
-    print("Demo sign-ins (development only):")
-    for email, _name, role, password in DEMO_ACCOUNTS:
-        print(f"  {role:<8} {email:<24} {password}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,23 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     create_user.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     create_user.set_defaults(handler=cmd_create_user)
 
-    seed = commands.add_parser("seed-demo", help="create demo accounts (never in production)")
-    seed.add_argument("--people", type=int, default=0, help="citizens to generate (from the registry issue on)")
-    seed.add_argument("--seed", type=int, default=1)
-    seed.set_defaults(handler=cmd_seed_demo)
+    from app.devtools.cli import add_bench_commands, add_seed_demo
+    from app.registry.importer import add_import_commands
 
-    from app.registry.importer import add_bench_import, add_import_commands
-
+    add_seed_demo(commands)
     add_import_commands(commands)
-    bench = commands.add_parser("bench", help="benchmarks that print their figures")
-    benches = bench.add_subparsers(dest="bench", required=True)
-    add_bench_import(benches)
-    from app.registry.bench import add_bench_pages
-
-    add_bench_pages(benches)
-    from app.matching.bench import add_bench_matching
-
-    add_bench_matching(benches)
+    add_bench_commands(commands)
 
     match = commands.add_parser("match", help="run the whole-area allocation and store suggested matches")
     match.add_argument("--ward", help="only this ward (a ward code); the whole area by default")

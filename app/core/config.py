@@ -96,3 +96,19 @@ class Settings(BaseSettings):
 
 def get_settings() -> Settings:
     return Settings()
+
+
+def served_base_url(host: str, port: int) -> str:
+    """The address a server bound to host:port answers at, for emailed links in development.
+
+    A wildcard bind (0.0.0.0, ::) has no address of its own: the loopback one is used, which only
+    works on the same machine (set MARKETPLACE_BASE_URL for anything else).
+    """
+    host = host.strip().strip("[]")
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    return f"http://{host}:{port}"

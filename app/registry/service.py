@@ -534,3 +534,19 @@ def get_skill(db: Session, *, skill_id: int) -> Skill:
     if skill is None:
         raise NotFound()
     return skill
+
+
+def create_person_for_account(db: Session, *, account: Account) -> Person:
+    """The profile of a citizen account made without the registration form (`marketplace
+    create-user --role citizen`): name and email from the account, no postcode and no consent
+    records yet (the citizen gives those on their account page). Returns the existing profile if
+    the account already has one. Flushes."""
+    person = db.execute(select(Person).where(Person.account_id == account.id)).scalars().first()
+    if person is not None:
+        return person
+    person = Person(
+        account_id=account.id, name=account.name, email=account.email, preferred_contact=ContactMethod.email
+    )
+    db.add(person)
+    db.flush()
+    return person

@@ -364,3 +364,63 @@ def test_portal_pages_reflow_at_320_css_pixels(browser, live_server, portal_citi
     finally:
         context.close()
     assert not too_wide, f"these pages scroll sideways at 320 px (page width in px): {too_wide}"
+
+
+def test_the_availability_grid_fits_a_375_pixel_phone(browser, live_server, portal_citizen):
+    """On a 375 px wide phone (an iPhone SE, say) the whole week grid is on the screen: every
+    Evening checkbox lies inside the viewport, nothing in the grid needs scrolling sideways, and
+    each box takes a tap where it is drawn, with the page scrolled only up and down.
+
+    (At 320 px the grid is still a little wider than the screen and scrolls inside itself, which
+    the reflow check above allows: the page itself does not scroll sideways.)"""
+    portal = portal_citizen
+    days = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+    context = browser.new_context(
+        base_url=live_server.url, locale="en-GB", viewport={"width": 375, "height": 812},
+        storage_state=portal.who.storage_state,
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"/offers/{portal.offer_draft}/steps/times")
+        expect(heading(page)).to_have_text("When are you usually free?")
+        grid = page.locator("table.app-availability")
+        expect(grid).to_be_visible()
+        viewport = page.evaluate("({width: document.documentElement.clientWidth, page: document.documentElement.scrollWidth})")
+        assert viewport["page"] <= 375, f"the page scrolls sideways: {viewport}"
+        wrapper = page.evaluate(
+            "(() => { const w = document.querySelector('.app-availability-wrapper');"
+            " return {scroll: w.scrollWidth, client: w.clientWidth, left: w.scrollLeft}; })()"
+        )
+        assert wrapper["scroll"] <= wrapper["client"], f"the grid is wider than its box and scrolls sideways: {wrapper}"
+
+        outside, covered = [], []
+        for day in days:
+            box = page.get_by_role("checkbox", name=f"{day} Evening", exact=True)
+            expect(box).not_to_be_checked()
+            # Scroll the page down to the row (never sideways), then see where the box is: the
+            # invisible 44px input, and its label, which draws the square.
+            drawn = box.evaluate(
+                "input => { const top = input.getBoundingClientRect().top + window.scrollY;"
+                " window.scrollTo(0, top - window.innerHeight / 2);"
+                " const r = input.getBoundingClientRect(), label = input.labels[0].getBoundingClientRect();"
+                " return {left: r.left, right: r.right, top: r.top, bottom: r.bottom, label_right: label.right,"
+                " page_x: window.scrollX, grid_x: document.querySelector('.app-availability-wrapper').scrollLeft}; }"
+            )
+            assert drawn["page_x"] == 0 and drawn["grid_x"] == 0, drawn
+            if drawn["left"] < 0 or max(drawn["right"], drawn["label_right"]) > viewport["width"]:
+                outside.append((day, drawn))
+                continue
+            x, y = (drawn["left"] + drawn["right"]) / 2, (drawn["top"] + drawn["bottom"]) / 2
+            # What a tap at that point lands on, with the grid as it is (no scrolling into view).
+            hit = page.evaluate(f"(() => {{ const e = document.elementFromPoint({x}, {y}); return e && (e.id || e.htmlFor); }})()")
+            expected_id = box.get_attribute("id")
+            if hit != expected_id:
+                covered.append((day, hit))
+                continue
+            page.mouse.click(x, y)
+            expect(box).to_be_checked()
+        assert not outside, f"Evening checkboxes outside the 375 px viewport: {outside}"
+        assert not covered, f"a tap on an Evening checkbox lands elsewhere: {covered}"
+        page.screenshot(path=str(live_server.log.parent / "availability-375.png"), full_page=True)
+    finally:
+        context.close()

@@ -147,3 +147,23 @@ def test_development_starts_with_demo_accounts(settings, engine, session_factory
     app = create_app(settings, engine=engine, session_factory=session_factory)
     with TestClient(app) as client:
         assert client.get("/").status_code == 200
+
+
+# --- the address `marketplace serve` puts in emailed links --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        ("127.0.0.1", 8123, "http://127.0.0.1:8123"),
+        ("localhost", 9000, "http://localhost:9000"),
+        ("0.0.0.0", 8080, "http://127.0.0.1:8080"),  # a wildcard has no address of its own
+        ("::", 8080, "http://[::1]:8080"),
+        ("::1", 8001, "http://[::1]:8001"),
+        ("[::1]", 8001, "http://[::1]:8001"),
+    ],
+)
+def test_served_base_url(host, port, expected):
+    from app.core.config import served_base_url
+
+    assert served_base_url(host, port) == expected

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import os
 import re
 import subprocess
@@ -22,11 +21,9 @@ from app.registry.importer import (
     ImportResult,
     PostcodeFileError,
     Progress,
-    add_bench_import,
     add_import_commands,
     import_postcodes,
     import_ward_names,
-    write_synthetic_onspd,
 )
 from app.registry.models import PostcodeLocation, Ward
 
@@ -325,8 +322,6 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="marketplace")
     commands = parser.add_subparsers(dest="command", required=True)
     add_import_commands(commands)
-    bench = commands.add_parser("bench")
-    add_bench_import(bench.add_subparsers(dest="bench", required=True))
     return parser
 
 
@@ -358,40 +353,6 @@ def test_the_command_functions_import_and_report(fresh_database, tmp_path, monke
 def test_the_command_says_to_migrate_first_on_an_empty_database(databases, monkeypatch, capsys):
     code, _out, err = _run_in_process(["import-postcodes", str(SAMPLE)], databases.new("empty"), monkeypatch, capsys)
     assert code == 2 and "marketplace migrate" in err
-
-
-def test_the_benchmark_command_runs_on_a_small_file_and_cleans_up(fresh_database, monkeypatch, capsys):
-    # A smoke test of the benchmark's plumbing; the real figures come from a 2.7-million-row run.
-    code, out, err = _run_in_process(["bench", "import-postcodes", "--rows", "3000", "--json"], fresh_database, monkeypatch, capsys)
-    assert code == 0, err
-    figures = json.loads(out)
-    assert {"database", "rows", "seconds", "rows_per_second", "peak_rss_mb"} <= figures.keys()
-    assert figures["rows"] == 3000 and figures["imported"] + figures["skipped"] == 3000
-    assert figures["database"] == make_engine(fresh_database).dialect.name
-    assert figures["peak_rss_mb"] > 0
-    engine = make_engine(fresh_database)
-    try:
-        with engine.connect() as connection:
-            left = connection.execute(
-                select(func.count()).select_from(PostcodeLocation.__table__).where(PostcodeLocation.postcode.like("Q%"))
-            ).scalar_one()
-        assert left == 0
-    finally:
-        engine.dispose()
-
-
-def test_the_synthetic_file_looks_like_the_onspd(tmp_path, connection):
-    path = tmp_path / "synthetic.csv"
-    write_synthetic_onspd(path, 2000)
-    with path.open(newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader)
-        rows = list(reader)
-    assert len(header) >= 45 and {"pcd", "pcds", "lat", "long", "osward", "oslaua", "doterm"} <= set(header)
-    assert len(rows) == 2000 and all(len(row) == len(header) for row in rows)
-    result = import_postcodes(connection, path)
-    assert result.read == 2000 and result.imported + result.skipped == 2000
-    assert 0 < result.skipped < 200  # some terminated, some without a grid reference
 
 
 def test_the_marketplace_command_imports_postcodes(fresh_database, tmp_path):

@@ -28,11 +28,18 @@ trips), then written in bulk: Core executemany in chunks of 5,000 on SQLite, COP
 
 Re-running replaces the previous demo data (see `delete_demo_data`); `replace=False` refuses
 instead. The function only executes statements; the caller commits.
+
+The words (ward names, people's names, access needs, titles and sentences) and the skill weights
+are data, in `data/demo_words.json` beside this file, read once when the module is imported.
+
+`DEMO_ACCOUNTS` are the demo sign-ins `marketplace seed-demo` creates (`ensure_demo_accounts`);
+the demo citizen gets a profile in the borough (`ensure_demo_person`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import random
 import re
@@ -41,6 +48,7 @@ import unicodedata
 from bisect import bisect
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from importlib import resources
 from itertools import accumulate
 from typing import Any
 
@@ -63,6 +71,7 @@ from app.registry.models import (
 )
 
 __all__ = [
+    "DEMO_ACCOUNTS",
     "DEMO_EMAIL_DOMAIN",
     "DEMO_LOCAL_AUTHORITY_CODE",
     "DEMO_POSTCODE_AREA",
@@ -70,6 +79,9 @@ __all__ = [
     "NOTICE_HASH",
     "NOTICE_VERSION",
     "delete_demo_data",
+    "ensure_borough",
+    "ensure_demo_accounts",
+    "ensure_demo_person",
     "generate_borough",
 ]
 
@@ -93,204 +105,33 @@ MIN_POSTCODES = 50
 INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"  # the letters Royal Mail uses in inward codes
 INWARD_CODES_PER_DISTRICT = 10 * len(INWARD_LETTERS) ** 2  # 4,000
 
-WARD_NAMES = (
-    "Riverside",
-    "Mill Hill",
-    "St Anne's",
-    "Castle",
-    "Abbey Fields",
-    "Canal Side",
-    "Forest Edge",
-    "Hollow Lane",
-    "Kingsmead",
-    "Lark Rise",
-    "Meadowbank",
-    "Netherfield Park",
-    "Old Market",
-    "Priory",
-    "Queen's Green",
-    "Ropewalk",
-    "Sherwood Vale",
-    "Tanners Row",
-    "Weavers",
-    "Yew Tree",
-)
 
-# fmt: off
-# --- people ---------------------------------------------------------------------------------------
+# --- words: app/devtools/data/demo_words.json, read once --------------------------------------
+
+
+def _load_words() -> dict[str, Any]:
+    source = resources.files("app.devtools").joinpath("data", "demo_words.json")
+    return json.loads(source.read_text(encoding="utf-8"))
+
+
+_WORDS = _load_words()
+
+WARD_NAMES: tuple[str, ...] = tuple(_WORDS["wards"])
 
 # (weight, first names, surnames, languages people in this group may prefer, chance of a
 # language need). Weights give a mixed Midlands-like borough; names are common, not anybody's.
-NAME_GROUPS: tuple[tuple[float, tuple[str, ...], tuple[str, ...], tuple[str, ...], float], ...] = (
+NAME_GROUPS: tuple[tuple[float, tuple[str, ...], tuple[str, ...], tuple[str, ...], float], ...] = tuple(
     (
-        40,
-        (
-            "Oliver", "George", "Harry", "Jack", "Charlie", "Thomas", "James", "William", "Daniel",
-            "Samuel", "Joseph", "Emily", "Olivia", "Amelia", "Ava", "Jessica", "Sophie", "Grace",
-            "Lucy", "Hannah", "Margaret", "Barbara", "Patricia", "Susan", "Janet", "Brian", "David",
-            "Peter", "Keith", "Graham", "Pauline", "Maureen", "Sandra", "Kevin", "Gary", "Joan",
-            "Dorothy", "Ellie", "Chloe", "Ryan", "Liam", "Karen", "Julie", "Stephen", "Ian",
-        ),
-        (
-            "Smith", "Taylor", "Brown", "Wilson", "Johnson", "Roberts", "Walker", "Wright",
-            "Robinson", "Thompson", "White", "Hughes", "Edwards", "Green", "Hall", "Wood", "Harris",
-            "Clarke", "Jackson", "Turner", "Hill", "Moore", "Cooper", "Ward", "Morris", "King",
-            "Baker", "Harrison", "Marshall", "Fletcher", "Dawson", "Barker", "Hardy", "Shaw",
-            "Bradley", "Holmes", "Chapman", "Pickering", "Naylor", "Hopkinson",
-        ),
-        (),
-        0.0,
-    ),
-    (
-        5,
-        (
-            "Callum", "Euan", "Fraser", "Ailsa", "Morag", "Isla", "Seán", "Niamh", "Siobhán",
-            "Aoife", "Ciarán", "Declan", "Bríd", "Eilidh", "Ruairidh", "Orla", "Pádraig",
-        ),
-        (
-            "MacDonald", "Campbell", "Stewart", "Fraser", "Murphy", "O'Brien", "Kelly",
-            "O'Connor", "Byrne", "Doherty", "McLaughlin", "Ní Bhriain", "Quinn", "Sweeney",
-        ),
-        ("Irish",),
-        0.01,
-    ),
-    (
-        5,
-        (
-            "Dafydd", "Rhys", "Gethin", "Iolo", "Owain", "Siân", "Cerys", "Angharad", "Ffion",
-            "Nia", "Gwenllian", "Eleri", "Aled", "Bethan", "Llŷr", "Rhiannon", "Gareth",
-        ),
-        (
-            "Jones", "Williams", "Davies", "Evans", "Griffiths", "Llewellyn", "Pritchard",
-            "Vaughan", "Prosser", "Bevan", "Powell", "Morgan", "Rees", "ap Gwilym",
-        ),
-        ("Welsh",),
-        0.05,
-    ),
-    (
-        6,
-        (
-            "Priya", "Anjali", "Sunita", "Rajesh", "Sanjay", "Arjun", "Ravi", "Hetal", "Nisha",
-            "Kiran", "Bhavesh", "Jayesh", "Meera", "Dipa", "Hansa", "Pravin",
-        ),
-        ("Patel", "Shah", "Mistry", "Parmar", "Solanki", "Chauhan", "Desai", "Joshi", "Modi", "Lad"),
-        ("Gujarati", "Hindi"),
-        0.12,
-    ),
-    (
-        5,
-        (
-            "Harpreet", "Gurpreet", "Manjit", "Amrit", "Jaswinder", "Kuldip", "Baljit", "Simran",
-            "Harjit", "Navdeep", "Parminder", "Rajinder",
-        ),
-        ("Singh", "Kaur", "Sandhu", "Gill", "Sidhu", "Dhillon", "Bains", "Johal", "Atwal", "Grewal"),
-        ("Punjabi",),
-        0.12,
-    ),
-    (
-        6,
-        (
-            "Mohammed", "Imran", "Bilal", "Ayesha", "Fatima", "Zainab", "Nasreen", "Shabana",
-            "Farhan", "Tariq", "Rukhsana", "Sadia", "Usman", "Hamza", "Saima", "Asif",
-        ),
-        ("Khan", "Hussain", "Ahmed", "Iqbal", "Akhtar", "Malik", "Butt", "Raja", "Mahmood", "Qureshi"),
-        ("Urdu", "Punjabi"),
-        0.14,
-    ),
-    (
-        3,
-        ("Rahim", "Nusrat", "Shahid", "Rumana", "Jahanara", "Kamrul", "Sultana", "Abdul", "Tahmina", "Ruhul"),
-        ("Rahman", "Begum", "Chowdhury", "Islam", "Uddin", "Miah", "Ali", "Hoque", "Khatun", "Ahmed"),
-        ("Bengali (Sylheti)",),
-        0.18,
-    ),
-    (
-        5,
-        (
-            "Łukasz", "Krzysztof", "Piotr", "Tomasz", "Agnieszka", "Małgorzata", "Katarzyna",
-            "Zofia", "Wojciech", "Marta", "Joanna", "Paweł", "Michał", "Anna", "Grzegorz",
-        ),
-        (
-            "Nowak", "Wójcik", "Kowalczyk", "Woźniak", "Mazur", "Krawczyk", "Kaczmarek", "Zając",
-            "Król", "Wieczorek", "Pawlak", "Michalak", "Sikora", "Baran",
-        ),
-        ("Polish",),
-        0.15,
-    ),
-    (
-        3,
-        (
-            "Abdi", "Hodan", "Fadumo", "Ayaan", "Hamza", "Asha", "Khadra", "Liban", "Ilhan",
-            "Yusuf", "Sahra", "Mahad", "Hibo", "Abdirahman",
-        ),
-        ("Ali", "Hassan", "Warsame", "Farah", "Osman", "Abdullahi", "Jama", "Noor", "Ibrahim", "Aden"),
-        ("Somali",),
-        0.2,
-    ),
-    (
-        5,
-        (
-            "Delroy", "Winston", "Marcia", "Claudette", "Jermaine", "Tyrone", "Shanice", "Andre",
-            "Beverley", "Leroy", "Paulette", "Errol", "Hyacinth", "Courtney", "Desmond",
-        ),
-        ("Campbell", "Brown", "Francis", "Thompson", "Reid", "Grant", "McKenzie", "Henry", "Gordon", "Bailey", "Richards", "Lewis"),
-        (),
-        0.0,
-    ),
-    (
-        4,
-        (
-            "Chidi", "Ngozi", "Oluwaseun", "Adebayo", "Folake", "Kwame", "Ama", "Kofi", "Abena",
-            "Emeka", "Chiamaka", "Tunde", "Yewande", "Kojo",
-        ),
-        ("Okafor", "Adeyemi", "Mensah", "Owusu", "Boateng", "Nwosu", "Okonkwo", "Asante", "Oyelaran", "Adjei"),
-        ("Yoruba", "Twi"),
-        0.03,
-    ),
-    (
-        3,
-        ("Wei", "Mei", "Jun", "Xin", "Yan", "Ka-Wai", "Hoi Yee", "Ming", "Siu Fung", "Lok", "Jia"),
-        ("Chen", "Wong", "Li", "Zhang", "Chan", "Cheung", "Lam", "Liu", "Ng", "Yip"),
-        ("Cantonese", "Mandarin"),
-        0.2,
-    ),
-    (
-        3,
-        ("Andrei", "Ionuț", "Mihai", "Elena", "Ioana", "Cristina", "Alexandru", "Gabriela", "Ștefan", "Raluca"),
-        ("Popescu", "Ionescu", "Dumitru", "Stan", "Constantin", "Munteanu", "Rusu", "Moldovan"),
-        ("Romanian",),
-        0.15,
-    ),
-    (
-        3,
-        ("Omar", "Khaled", "Rania", "Layla", "Hana", "Ahmad", "Karwan", "Shirin", "Dilan", "Rozhin", "Nour", "Samir"),
-        ("Haddad", "Mansour", "Saleh", "Karim", "Ahmadi", "Rashid", "Aziz", "Al-Hassan", "Hamdan", "Mustafa"),
-        ("Arabic", "Kurdish (Sorani)"),
-        0.25,
-    ),
-    (
-        2,
-        ("Emre", "Elif", "Mehmet", "Zeynep", "Ayşe", "Can", "Deniz", "Burak"),
-        ("Yılmaz", "Kaya", "Demir", "Şahin", "Çelik", "Öztürk", "Aydın"),
-        ("Turkish",),
-        0.15,
-    ),
+        group["weight"],
+        tuple(group["first_names"]),
+        tuple(group["surnames"]),
+        tuple(group["languages"]),
+        group["language_need_rate"],
+    )
+    for group in _WORDS["name_groups"]
 )
 
-ACCESS_NEEDS = (
-    "Uses a wheelchair: step-free places only, please",
-    "Hard of hearing: please text rather than call",
-    "Partially sighted: large print, please",
-    "Walks with a stick and tires easily",
-    "Autistic: prefers clear plans agreed in advance",
-    "Anxious about meeting new people at first",
-    "Has a guide dog",
-    "Dyslexic: prefers a phone call to a letter",
-    "Memory problems: please confirm arrangements the day before",
-    "Cannot manage stairs",
-    "Needs a quiet place to meet",
-    "Uses a hearing loop",
-)
+ACCESS_NEEDS: tuple[str, ...] = tuple(_WORDS["access_needs"])
 ACCESS_NEEDS_RATE = 0.09
 BSL_RATE = 0.004
 
@@ -323,6 +164,7 @@ URGENCY_CUM = tuple(accumulate((25, 60, 15)))
 STATUSES = ("active", "paused", "draft", "closed")
 STATUS_CUM = tuple(accumulate((90, 4, 3, 3)))
 
+
 # --- skills ---------------------------------------------------------------------------------------
 
 # How often people offer and ask for each skill of the seeded taxonomy (migrations/data/skills_v1.json),
@@ -330,109 +172,37 @@ STATUS_CUM = tuple(accumulate((90, 4, 3, 3)))
 # shopping, lifts, IT help, gardening. Rare: the specific languages, sports coaching. Skills that
 # admins add later weigh 1.0 (or as a language, when their code starts with "language_").
 SKILL_WEIGHTS: dict[str, tuple[float, float]] = {
-    # company and a listening ear
-    "befriending": (10, 14), "phone_befriending": (5, 7), "walking_buddy": (4, 4), "peer_support": (1.5, 2),
-    "mentoring": (2, 1.5), "reminiscence": (1, 1.5), "carer_break": (1, 2.5),
-    # home and garden
-    "gardening": (8, 8), "growing_food": (2, 0.8), "diy_repairs": (5, 6), "decorating": (2.5, 2.5),
-    "decluttering": (2, 3), "sewing_mending": (1.5, 1),
-    # digital
-    "it_help": (8, 10), "smartphone_help": (5, 7), "video_calls": (2, 3), "online_services": (2, 4),
-    "online_safety": (1, 1.5), "websites_social_media": (1.5, 0.8),
-    # food
-    "cooking": (4, 2), "meal_for_someone": (2, 3), "baking": (3, 0.8), "cooking_on_a_budget": (1, 1),
-    "community_meals": (1.5, 1.5),
-    # languages
-    "english_conversation": (2, 2.5), "interpreting_appointments": (0.6, 0.8), "language_bsl": (0.3, 0.2),
-    # out and about
-    "lifts": (7, 11), "accompanying": (3, 5), "travel_confidence": (1, 1.5), "wheelchair_outings": (1, 1.5),
-    "shopping": (8, 12), "prescriptions": (3, 5), "errands": (3, 3),
-    # paperwork
-    "form_filling": (3, 6), "letters": (2, 3), "budgeting": (1.5, 2.5), "benefits_guidance": (1.5, 3),
-    "cv_job_applications": (1.5, 2),
-    # learning
-    "homework_help": (2.5, 2.5), "maths_tutoring": (2, 1.5), "english_tutoring": (1.5, 1.5),
-    "adult_reading": (1, 1), "story_time": (1, 0.5), "trade_skills": (1, 0.5),
-    # creative
-    "music": (2, 0.6), "singing": (1, 0.4), "arts_crafts": (2, 0.8), "knitting_crochet": (1.5, 0.5),
-    "photography": (1, 0.4), "creative_writing": (0.8, 0.3), "woodwork": (1, 0.4),
-    # sport
-    "sports_coaching": (0.6, 0.3), "gentle_exercise": (1, 0.8), "walk_leading": (0.8, 0.4),
-    "yoga_relaxation": (0.8, 0.5), "dance": (0.6, 0.3), "cycling": (0.8, 0.3),
-    # animals
-    "dog_walking": (4, 3), "pet_sitting": (2.5, 2), "pet_vet_trips": (1, 1),
-    # community
-    "events": (1.5, 0.5), "running_a_group": (1, 0.3), "treasurer": (0.6, 0.3), "publicity": (1, 0.3),
-    "fundraising": (0.8, 0.3), "welcoming": (1.5, 0.3), "setting_up": (1.5, 0.3), "co_production": (0.8, 0.2),
-    # environment
-    "litter_picking": (2, 0.4), "recycling": (1, 0.3), "repair_cafe": (1, 1), "bike_repair": (1, 1),
-    "energy_saving": (0.8, 1.5), "wildlife_trees": (1.5, 0.3),
+    code: (weights[0], weights[1]) for code, weights in _WORDS["skill_weights"].items()
 }
 LANGUAGE_WEIGHTS = (0.5, 0.4)  # a "language_..." skill not listed above
 # Someone who speaks a language (its name is in the skill's name) is far more likely to offer it,
 # and someone with a language need is more likely to ask for it, or for English practice.
 OWN_LANGUAGE_BOOST = 40.0
 LANGUAGE_NEED_BOOST = 15.0
-LANGUAGE_NEED_SKILLS = frozenset({"english_conversation", "interpreting_appointments"})
+LANGUAGE_NEED_SKILLS = frozenset(_WORDS["language_need_skills"])
 # Skills that work by phone or video; items with none of them are never remote-only.
-REMOTE_FRIENDLY = frozenset(
-    {
-        "befriending", "phone_befriending", "peer_support", "mentoring", "reminiscence", "it_help",
-        "smartphone_help", "video_calls", "online_services", "online_safety", "websites_social_media",
-        "cooking_on_a_budget", "english_conversation", "interpreting_appointments", "form_filling", "letters",
-        "budgeting", "benefits_guidance", "cv_job_applications", "homework_help", "maths_tutoring",
-        "english_tutoring", "adult_reading", "story_time", "music", "creative_writing", "yoga_relaxation",
-        "gentle_exercise", "publicity", "fundraising", "treasurer", "co_production", "energy_saving",
-    }
-)
+REMOTE_FRIENDLY = frozenset(_WORDS["remote_friendly_skills"])
 # Words that stay capitalised inside a sentence ("help with Polish conversation").
-PROPER_WORDS = frozenset(
-    {"IT", "DIY", "BSL", "English", "British", "Welsh", "Polish", "Urdu", "Punjabi", "Gujarati",
-     "Bengali", "Somali", "Arabic", "Romanian", "Cantonese", "Mandarin", "Turkish", "French",
-     "Spanish", "Hindi", "Kurdish", "Irish", "Yoruba", "Twi", "CV", "ESOL", "NHS"}
-)
+PROPER_WORDS = frozenset(_WORDS["proper_words"])
 
-# --- words ----------------------------------------------------------------------------------------
+# --- sentences ------------------------------------------------------------------------------------
 
 # {A}/{a}: a skill's name as a noun ("IT and computer help"); {h}: after "help with", without a
 # second "help" ("help with IT and computer"); {b}/{hb}: the last skill; {list_*}: all of them.
-OFFER_TITLES_1 = ("{A}", "{A} in {ward}", "Happy to help with {h}", "I can offer {a}", "{A}: glad to help")
-OFFER_TITLES_N = ("{A} and {b}", "{list_A}", "Help with {list_h}")
-REQUEST_TITLES_1 = ("Looking for help with {h}", "Could someone help with {h}?", "{A} wanted", "Help with {h}, please")
-REQUEST_TITLES_N = ("Looking for {a} and {b}", "Help with {list_h}", "Could someone help with {h} and {hb}?")
-OFFER_OPENERS = (
-    "I can help with {list_h}.",
-    "Happy to help with {list_h}.",
-    "I've got time to give and I'm good at {list_a}.",
-    "I enjoy {list_a} and would like to be useful.",
-)
-REQUEST_OPENERS = (
-    "I'm looking for someone to help with {list_h}.",
-    "I would like some help with {list_h}.",
-    "Could anyone help me with {list_h}?",
-    "I need a hand with {list_h}.",
-)
-PERSONA_LINES = {
-    "offer": {
-        "retired": ("Retired and glad to be useful.", "I have more time now I've stopped working.", ""),
-        "working": ("I work during the week, so evenings and weekends suit me.", "I'd like to meet people in the area.", ""),
-        "parent": ("I'm free while the children are at school.", "Happy to bring my toddler along if that's all right.", ""),
-        "flexible": ("My hours are flexible.", "I'm a student and would like to get involved.", ""),
-    },
-    "request": {
-        "retired": ("Since my operation I can't drive.", "My family live a long way away.", "I live on my own.", ""),
-        "working": ("I work long hours and struggle to fit this in.", "I've recently moved to the area.", ""),
-        "parent": ("I'm a single parent and short of time.", "I care for my mum as well as the children.", ""),
-        "flexible": ("I've recently moved here and don't know many people.", "I'm new to the country.", ""),
-    },
+OFFER_TITLES_1: tuple[str, ...] = tuple(_WORDS["offer_titles_one_skill"])
+OFFER_TITLES_N: tuple[str, ...] = tuple(_WORDS["offer_titles_more_skills"])
+REQUEST_TITLES_1: tuple[str, ...] = tuple(_WORDS["request_titles_one_skill"])
+REQUEST_TITLES_N: tuple[str, ...] = tuple(_WORDS["request_titles_more_skills"])
+OFFER_OPENERS: tuple[str, ...] = tuple(_WORDS["offer_openers"])
+REQUEST_OPENERS: tuple[str, ...] = tuple(_WORDS["request_openers"])
+# Per kind ("offer", "request") and persona, a line about the person ("" for none).
+PERSONA_LINES: dict[str, dict[str, tuple[str, ...]]] = {
+    kind: {persona: tuple(lines) for persona, lines in by_persona.items()}
+    for kind, by_persona in _WORDS["persona_lines"].items()
 }
-CLOSERS = {
-    "in_person": ("I can travel about {km} km.", "Anywhere within {km} km of {ward} is fine."),
-    "either": ("In person within {km} km, or by phone or video.", "Happy to meet within {km} km, or online."),
-    "remote": ("By phone or video call.", "Online or on the phone suits me best."),
-}
+# Per mode, how the person can meet ({km}, {ward}).
+CLOSERS: dict[str, tuple[str, ...]] = {mode: tuple(lines) for mode, lines in _WORDS["closers"].items()}
 
-# fmt: on
 
 # --- the generator --------------------------------------------------------------------------------
 
@@ -1070,3 +840,42 @@ def ensure_demo_person(session: Session, *, account: Any, templates_dir: str) ->
         privacy.give(session, person_id=person.id, purpose=purpose, notice=current, method=ConsentMethod.online,
                      recorded_by_account_id=account.id)
     return person
+
+
+# --- demo sign-ins --------------------------------------------------------------------------------
+
+DEMO_ACCOUNTS = (
+    # email, name, role, password (demo only: production refuses to start while these exist)
+    ("citizen@demo.example", "Cara Citizen", "citizen", "demo-citizen-teapot-meadow"),
+    ("linker@demo.example", "Lee Linker", "linker", "demo-linker-lantern-harbour"),
+    ("staff@demo.example", "Sam Staff", "staff", "demo-staff-walnut-orchard"),
+    ("admin@demo.example", "Ada Admin", "admin", "demo-admin-copper-kestrel"),
+)
+
+
+def ensure_demo_accounts(session: Session, *, templates_dir: str) -> None:
+    """Create the demo sign-ins that do not exist yet (marked `is_demo`), and the demo citizen's
+    profile. Flushes; the caller commits."""
+    from app.accounts import service as accounts
+    from app.accounts.models import Role
+
+    for email, name, role, password in DEMO_ACCOUNTS:
+        account = accounts.find_account_by_email(session, email=email)
+        if account is None:
+            account = accounts.create_account(
+                session, email=email, name=name, role=Role(role), password=password, is_demo=True
+            )
+        if account.role is Role.citizen:
+            ensure_demo_person(session, account=account, templates_dir=templates_dir)
+
+
+def ensure_borough(session_factory: Any, people: int, seed: int) -> dict[str, Any]:
+    """For the benchmarks: generate the demo borough (and commit) unless the register already has
+    at least `people` people. Returns the summary, with "generated" saying which it was."""
+    with session_factory() as db:
+        existing = db.execute(select(func.count()).select_from(Person)).scalar_one()
+        if existing >= people:
+            return {"generated": False, "people": existing}
+        summary = generate_borough(db, people=people, seed=seed)
+        db.commit()
+        return {"generated": True, **summary}

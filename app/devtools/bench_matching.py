@@ -14,11 +14,13 @@ from sqlalchemy import select
 
 from app.core.config import get_settings
 from app.core.db import make_engine, make_session_factory
-from app.matching import engine, index, service
+from app.devtools.bench_pages import percentile
+from app.devtools.demo import ensure_borough
+from app.matching import engine, index, loader, service
 from app.matching.allocation import allocate_edges, dense_optimum, greedy_edges
 from app.matching.engine import Candidate, Context, SideTable, key_spaces
-from app.registry.bench import ensure_borough, percentile
 from app.registry.models import HelpRequest, ItemStatus
+from app.registry.service import OFFER, REQUEST
 
 
 def _suggest_timings(db, settings, request_ids: list[int]) -> list[float]:
@@ -111,9 +113,9 @@ def bench_matching(*, people: int, seed: int, suggestions: int, brute_subset: in
         subset = [i for i in sample[:brute_subset] if i in ix.requests.row_of]
         started = time.perf_counter()
         for request_id in subset:
-            codes, names, categories = service._skill_maps(db)
-            offer_sides = service.load_sides(db, service.OFFER, [], categories)
-            request_side = service.load_sides(db, service.REQUEST, [HelpRequest.id == request_id], categories)[0]
+            categories = loader.skill_maps(db).categories
+            offer_sides = loader.load_sides(db, OFFER, [], categories)
+            request_side = loader.load_sides(db, REQUEST, [HelpRequest.id == request_id], categories)[0]
             found = [
                 (score, -offer.id)
                 for offer in offer_sides

@@ -11,16 +11,16 @@ import pytest
 from sqlalchemy import func, select
 
 from app.core.db import make_engine, make_session_factory
-from app.migrations_support import upgrade_to_head
-from app.privacy.models import ConsentRecord
-from app.registry.availability import ALL_SLOTS_MASK
-from app.registry.demo import (
+from app.devtools.demo import (
     CENTRE_LAT,
     CENTRE_LON,
     KM_PER_DEG_LAT,
     KM_PER_DEG_LON,
     generate_borough,
 )
+from app.migrations_support import upgrade_to_head
+from app.privacy.models import ConsentRecord
+from app.registry.availability import ALL_SLOTS_MASK
 from app.registry.models import (
     HelpRequest,
     HelpRequestSkill,
