@@ -35,6 +35,8 @@ class Account(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=255)
     is_active: bool = True
     is_demo: bool = Field(default=False, index=True)
+    # The language of this person's pages and mail (a code from app.core.i18n.SUPPORTED_LANGUAGES).
+    language: str = Field(default="en", max_length=16, sa_column_kwargs={"server_default": "en"})
     created_at: datetime = _utc(default_factory=utcnow)
     password_changed_at: datetime | None = _utc(default=None)
     deactivated_at: datetime | None = _utc(default=None)

@@ -13,6 +13,7 @@ from app.accounts.deps import AdminOnly, SignedIn, load_account, safe_next_path
 from app.accounts.models import Role
 from app.core.db import DbSession
 from app.core.errors import FieldError, InvalidInput
+from app.core.i18n import N_
 from app.core.mail import Mailer
 from app.core.templating import render, set_flash
 
@@ -111,7 +112,7 @@ def sign_in_submit(request: Request, db: DbSession, form: Annotated[SignInForm, 
     except (service.SignInRefused, service.SignInThrottled) as refusal:
         form.password = ""
         status = 429 if isinstance(refusal, service.SignInThrottled) else 422
-        error = InvalidInput(FieldError("email", refusal.message))
+        error = InvalidInput(refusal.field_error("email"))
         response = _form_page(request, "accounts/sign_in.html", form, error)
         response.status_code = status
         return response  # returned, not raised: the failed attempt must be committed
@@ -228,8 +229,10 @@ def admin_create(request: Request, db: DbSession, admin: AdminOnly, form: Annota
     try:
         role = Role(form.role) if form.role in {r.value for r in STAFF_ROLES} else None
         if role is None:
-                raise InvalidInput(FieldError("role", "Choose community linker, council staff or administrator"))
-        service.invite_account(db, settings, Mailer(settings), email=form.email, name=form.name, role=role)
+            raise InvalidInput(FieldError("role", N_("Choose community linker, council staff or administrator")))
+        service.invite_account(
+            db, settings, Mailer(settings), email=form.email, name=form.name, role=role, invited_by=admin
+        )
     except InvalidInput as error:
         return _admin_page(request, db, form, error)
     return see_other(request, request.url_for("accounts:admin_accounts").path, flash="account-created")

@@ -4,33 +4,46 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, PrefixLoader, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+    pass_context,
+    select_autoescape,
+)
 from starlette.responses import HTMLResponse
+
+from app.core import i18n
+from app.core.i18n import N_
 
 FLASH_COOKIE = "marketplace_flash"
 # Flash messages travel as keys, never as text: nothing a person typed goes into a cookie.
+# Each is an English message id, translated by `render` into the reader's language.
 FLASH_MESSAGES = {
-    "signed-out": "You have signed out.",
-    "registered": "Your account has been created. You are now signed in.",
-    "password-changed": "Your password has been changed. Any other devices have been signed out.",
-    "password-reset": "Your password has been reset. You can now sign in.",
-    "account-created": "The account has been created and an email sent to set a password.",
-    "account-deactivated": "The account has been deactivated and signed out everywhere.",
-    "account-reactivated": "The account has been reactivated.",
-    "profile-saved": "Your details have been saved.",
-    "consent-given": "Thank you. Your choice has been saved.",
-    "consent-withdrawn": "Your choice has been saved. It takes effect straight away.",
-    "draft-saved": "Your answers have been saved. You can come back and finish at any time.",
-    "published": "It is now live. We will look for people who could be a good match.",
-    "paused": "It is paused. Nobody will be matched with it until you reopen it.",
-    "reopened": "It is live again.",
-    "closed": "It is closed. We have kept the record, and you can reopen it later.",
-    "skill-saved": "The skill has been saved.",
+    "signed-out": N_("You have signed out."),
+    "registered": N_("Your account has been created. You are now signed in."),
+    "password-changed": N_("Your password has been changed. Any other devices have been signed out."),
+    "password-reset": N_("Your password has been reset. You can now sign in."),
+    "account-created": N_("The account has been created and an email sent to set a password."),
+    "account-deactivated": N_("The account has been deactivated and signed out everywhere."),
+    "account-reactivated": N_("The account has been reactivated."),
+    "profile-saved": N_("Your details have been saved."),
+    "consent-given": N_("Thank you. Your choice has been saved."),
+    "consent-withdrawn": N_("Your choice has been saved. It takes effect straight away."),
+    "draft-saved": N_("Your answers have been saved. You can come back and finish at any time."),
+    "published": N_("It is now live. We will look for people who could be a good match."),
+    "paused": N_("It is paused. Nobody will be matched with it until you reopen it."),
+    "reopened": N_("It is live again."),
+    "closed": N_("It is closed. We have kept the record, and you can reopen it later."),
+    "skill-saved": N_("The skill has been saved."),
 }
 
 
@@ -46,11 +59,24 @@ def _templates(templates_dir: str) -> Jinja2Templates:
         autoescape=select_autoescape(["html", "xml"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # The environment is shared by every request, so no language is installed on it: `render`
+    # passes each request's gettext in the context. English (the message ids) is the fallback.
+    env.install_null_translations(newstyle=True)
+    # `{% trans %}` blocks collapse their line breaks and indentation (babel.cfg says the same).
+    env.policies["ext.i18n.trimmed"] = True
     env.filters["sentence"] = sentence_case
+    env.filters["translate"] = i18n.translate_filter
+    env.filters["long_date"] = i18n.long_date_filter
     env.globals["field_error"] = field_error
     env.globals["error_list"] = error_list
     return Jinja2Templates(env=env)
+
+
+def jinja_env(templates_dir: str | Path) -> Environment:
+    """The shared environment, for rendering outside a request (mail)."""
+    return _templates(str(templates_dir)).env
 
 
 def sentence_case(text: str) -> str:
@@ -58,15 +84,28 @@ def sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def field_error(errors: list, field: str) -> dict | None:
-    """The GOV.UK `errorMessage` for one field, or None."""
-    message = next((e.message for e in errors or [] if e.field == field), None)
-    return {"text": message} if message else None
+def _gettext(context) -> Any:
+    catalogue = context.get("translations")
+    return catalogue.gettext if catalogue is not None else (lambda message: message)
 
 
-def error_list(errors: list) -> list[dict]:
-    """The GOV.UK error summary list: each error links to its field."""
-    return [{"text": e.message, "href": f"#{e.field}"} for e in errors or []]
+def _error_text(error: Any, gettext: Any) -> str:
+    translated = getattr(error, "translated", None)
+    return translated(gettext) if translated is not None else str(error.message)
+
+
+@pass_context
+def field_error(context, errors: list, field: str) -> dict | None:
+    """The GOV.UK `errorMessage` for one field, in the reader's language, or None."""
+    error = next((e for e in errors or [] if e.field == field), None)
+    return {"text": _error_text(error, _gettext(context))} if error is not None else None
+
+
+@pass_context
+def error_list(context, errors: list) -> list[dict]:
+    """The GOV.UK error summary list, in the reader's language: each error links to its field."""
+    gettext = _gettext(context)
+    return [{"text": _error_text(e, gettext), "href": f"#{e.field}"} for e in errors or []]
 
 
 def templates_for(request: Request) -> Jinja2Templates:
@@ -76,6 +115,18 @@ def templates_for(request: Request) -> Jinja2Templates:
 def static_manifest(static_dir: Path) -> dict[str, str]:
     manifest = static_dir / "dist" / "manifest.json"
     return json.loads(manifest.read_text()) if manifest.exists() else {}
+
+
+def return_path(request: Request) -> str:
+    """Where the language switcher brings a person back to: this page, or for a page that
+    answered a form (a POST), the page the form was on. Checked again when it comes back."""
+    if request.method in ("GET", "HEAD"):
+        url = request.url
+    else:
+        url = urlsplit(request.headers.get("referer", ""))
+        if url.netloc != request.url.netloc:
+            return "/"
+    return (url.path or "/") + (f"?{url.query}" if url.query else "")
 
 
 def render(
@@ -90,13 +141,19 @@ def render(
     settings = request.app.state.settings
     state = request.scope.get("state", {})
     flash_key = request.cookies.get(FLASH_COOKIE)
+    language = i18n.request_language(request)
+    flash = FLASH_MESSAGES.get(flash_key or "")
     full_context = {
+        **i18n.template_context(language),
+        "languages": i18n.LANGUAGE_NAMES,
+        "html_langs": i18n.HTML_LANG,
+        "return_path": return_path(request),
         "settings": settings,
         "current_account": state.get("viewer"),
         "csrf_token": state.get("csrf_token", ""),
         "htmx_src": settings.htmx_url or "/static/dist/htmx.min.js",
         "htmx_integrity": settings.htmx_integrity if settings.htmx_url else None,
-        "flash": FLASH_MESSAGES.get(flash_key or ""),
+        "flash": i18n.gettext_for(language)(flash) if flash else None,
         **(context or {}),
     }
     templates = templates_for(request)
@@ -107,6 +164,7 @@ def render(
         response = HTMLResponse(html, status_code=status_code)
     else:
         response = templates.TemplateResponse(request, template, full_context, status_code=status_code)
+    response.headers["Content-Language"] = i18n.HTML_LANG.get(language, language)
     if flash_key:
         response.delete_cookie(FLASH_COOKIE, path="/")
     return response
