@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, enum_column, utcnow
+from app.core.i18n import N_
 
 
 class Role(str, enum.Enum):
@@ -20,7 +21,13 @@ class Role(str, enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"citizen": "Citizen", "linker": "Community linker", "staff": "Council staff", "admin": "Administrator"}[self.value]
+        """An English message id (translate it where it is shown, e.g. `role.label | translate`)."""
+        return {
+            "citizen": N_("Citizen"),
+            "linker": N_("Community linker"),
+            "staff": N_("Council staff"),
+            "admin": N_("Administrator"),
+        }[self.value]
 
 
 def _utc(**kwargs) -> object:

@@ -13,6 +13,7 @@ from app.accounts.deps import AdminOnly, SignedIn, load_account, safe_next_path
 from app.accounts.models import Role
 from app.core.db import DbSession
 from app.core.errors import FieldError, InvalidInput
+from app.core import i18n
 from app.core.i18n import N_
 from app.core.mail import Mailer
 from app.core.templating import render, set_flash
@@ -204,6 +205,7 @@ STAFF_ROLES = (Role.linker, Role.staff, Role.admin)
 
 def _admin_page(request: Request, db, form: NewAccountForm, error: InvalidInput | None = None, page: int = 1) -> Response:
     accounts, total = service.list_accounts(db, page=page)
+    gettext = i18n.request_gettext(request)
     return _form_page(
         request,
         "accounts/admin_accounts.html",
@@ -212,7 +214,7 @@ def _admin_page(request: Request, db, form: NewAccountForm, error: InvalidInput 
         accounts=accounts,
         total=total,
         page=page,
-        role_items=[{"value": r.value, "text": r.label, "checked": form.role == r.value} for r in STAFF_ROLES],
+        role_items=[{"value": r.value, "text": gettext(r.label), "checked": form.role == r.value} for r in STAFF_ROLES],
     )
 
 

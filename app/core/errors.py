@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core.i18n import N_
+
 logger = logging.getLogger("marketplace.errors")
 
 
@@ -71,13 +73,14 @@ def api_message(status_code: int, message: str, headers: dict[str, str] | None =
     return JSONResponse({"detail": message}, status_code=status_code, headers=headers)
 
 
+# English message ids (marked with N_): errors/error.html translates them for the reader.
 _STATUS_PAGES = {
-    400: ("Sorry, there is a problem with that request", "Go back and try again."),
-    403: ("You do not have permission to see this page", "If you think you should, ask your administrator."),
-    404: ("Page not found", "If you typed the web address, check it is correct. If you pasted it, check you copied all of it."),
-    405: ("Sorry, that did not work", "Go back and try again."),
-    413: ("That was too much to send", "Shorten what you typed and try again."),
-    429: ("Please wait and try again", "There have been too many attempts. Wait a few minutes, then try again."),
+    400: (N_("Sorry, there is a problem with that request"), N_("Go back and try again.")),
+    403: (N_("You do not have permission to see this page"), N_("If you think you should, ask your administrator.")),
+    404: (N_("Page not found"), N_("If you typed the web address, check it is correct. If you pasted it, check you copied all of it.")),
+    405: (N_("Sorry, that did not work"), N_("Go back and try again.")),
+    413: (N_("That was too much to send"), N_("Shorten what you typed and try again.")),
+    429: (N_("Please wait and try again"), N_("There have been too many attempts. Wait a few minutes, then try again.")),
 }
 
 

@@ -111,6 +111,11 @@ def gettext_for(language: str) -> Callable[[str], str]:
     return translations(language).gettext
 
 
+def request_gettext(request: Any) -> Callable[[str], str]:
+    """Plain gettext in the language of this request: for views that build text for a template."""
+    return gettext_for(request_language(request))
+
+
 def long_date(language: str, value: date | datetime) -> str:
     """A date the GOV.UK way ("5 December 2026"), with the month in the reader's language."""
     return format_date(value, format="d MMMM y", locale=Locale.parse(language))
