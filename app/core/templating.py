@@ -47,6 +47,18 @@ FLASH_MESSAGES = {
 }
 
 
+# GOV.UK Frontend's own English defaults, given to its macros so that they speak the page's language.
+ERROR_PREFIX = N_("Error")  # read out before each field's error ("Error: Enter your name")
+PASSWORD_INPUT_TEXTS = {
+    "showPasswordText": N_("Show"),
+    "hidePasswordText": N_("Hide"),
+    "showPasswordAriaLabelText": N_("Show password"),
+    "hidePasswordAriaLabelText": N_("Hide password"),
+    "passwordShownAnnouncementText": N_("Your password is visible"),
+    "passwordHiddenAnnouncementText": N_("Your password is hidden"),
+}
+
+
 @lru_cache(maxsize=8)
 def _templates(templates_dir: str) -> Jinja2Templates:
     env = Environment(
@@ -69,6 +81,7 @@ def _templates(templates_dir: str) -> Jinja2Templates:
     env.filters["sentence"] = sentence_case
     env.filters["translate"] = i18n.translate_filter
     env.filters["long_date"] = i18n.long_date_filter
+    env.filters["password_texts"] = password_texts
     env.globals["field_error"] = field_error
     env.globals["error_list"] = error_list
     return Jinja2Templates(env=env)
@@ -98,7 +111,18 @@ def _error_text(error: Any, gettext: Any) -> str:
 def field_error(context, errors: list, field: str) -> dict | None:
     """The GOV.UK `errorMessage` for one field, in the reader's language, or None."""
     error = next((e for e in errors or [] if e.field == field), None)
-    return {"text": _error_text(error, _gettext(context))} if error is not None else None
+    if error is None:
+        return None
+    gettext = _gettext(context)
+    return {"text": _error_text(error, gettext), "visuallyHiddenText": gettext(ERROR_PREFIX)}
+
+
+@pass_context
+def password_texts(context, params: dict) -> dict:
+    """`govukPasswordInput(params | password_texts)`: the show/hide button and its announcements
+    in the reader's language (the macro's defaults are English)."""
+    gettext = _gettext(context)
+    return {**{key: gettext(text) for key, text in PASSWORD_INPUT_TEXTS.items()}, **params}
 
 
 @pass_context

@@ -180,6 +180,10 @@ def test_field_errors_and_flash_messages_are_translated(client, citizen):
     assert "Mae problem wedi codi" in refused.text
     assert "Rhowch gyfeiriad e-bost a chyfrinair cywir" in refused.text
     assert "Enter a correct email address and password" not in refused.text
+    # GOV.UK Frontend's own words are given in Welsh too: the error prefix, the password button.
+    assert '<span class="govuk-visually-hidden">Gwall:</span>' in refused.text
+    assert re.search(r">\s*Dangos\s*</button>", refused.text) and 'aria-label="Dangos cyfrinair"' in refused.text
+    assert 'data-i18n.password-shown-announcement="Mae eich cyfrinair yn weladwy"' in refused.text
 
     sign_in(client, citizen)
     signed_out = post_form(client, "/sign-out", {}, token_from="/")
