@@ -21,7 +21,7 @@ from app.core.errors import FieldError
 from app.core.i18n import N_
 from app.core.templating import jinja_env
 from app.migrations_support import alembic_config
-from tests.conftest import PASSWORD, csrf_token, post_form, sign_in
+from tests.conftest import PASSWORD, post_form, sign_in
 
 WELSH = {"Accept-Language": "cy-GB,cy;q=0.9,en;q=0.5"}
 ENGLISH = {"Accept-Language": "en-GB,en;q=0.9"}

@@ -61,8 +61,6 @@ class _VisibleText(HTMLParser):
             self.found.append((self.getpos()[0], data.strip()))
 
 
-
-
 def untranslated(name: str, templates_dir: Path = TEMPLATES) -> list[str]:
     env = jinja_env(templates_dir)
     source = (templates_dir / name).read_text()
