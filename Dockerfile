@@ -18,7 +18,8 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
 COPY templates ./templates
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir . \
+ && pybabel compile --statistics --directory app/translations --domain messages
 COPY --from=assets /src/app/static/dist ./app/static/dist
 USER marketplace
 EXPOSE 8000

@@ -9,7 +9,11 @@ PYTEST_ARGS ?=
 
 export MARKETPLACE_DATABASE_URL ?= sqlite:///$(CURDIR)/var/marketplace.db
 
-.PHONY: demo test install install-test assets migrate serve clean
+.PHONY: demo test install install-test assets compile-translations translations migrate serve clean
+
+TRANSLATIONS := app/translations
+PO_FILES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+MO_FILES := $(PO_FILES:.po=.mo)
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
@@ -31,9 +35,28 @@ node_modules/.package-lock.json: package.json package-lock.json
 app/static/dist/manifest.json: node_modules/.package-lock.json scripts/build-assets.mjs $(wildcard app/assets/*)
 	npm run --silent build
 
-install: $(VENV)/.installed assets
-install-test: $(VENV)/.installed-test assets
+install: $(VENV)/.installed assets compile-translations
+install-test: $(VENV)/.installed-test assets compile-translations
 assets: app/static/dist/manifest.json
+
+# The compiled catalogues (.mo) are build artefacts, like the assets: made from the committed .po.
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po | $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics --domain messages --input-file $< --output-file $@ --locale $*
+
+compile-translations: $(MO_FILES)
+
+# Extract every marked string (Python: N_, _, gettext, ngettext; templates: trans blocks and _()),
+# update each language's catalogue (new entries come in untranslated, never guessed as fuzzy),
+# then compile. Add a language with: $(BIN)/pybabel init -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l LANG
+translations: $(VENV)/.installed
+	$(BIN)/pybabel extract --mapping-file babel.cfg --output-file $(TRANSLATIONS)/messages.pot \
+		--keywords N_ --keywords _ --keywords gettext --keywords ngettext:1,2 \
+		--add-comments Translators: --sort-by-file --width 100 \
+		--project "Community Asset Marketplace" --copyright-holder "Northbridge Borough Council" \
+		--version 1 .
+	$(BIN)/pybabel update --input-file $(TRANSLATIONS)/messages.pot --output-dir $(TRANSLATIONS) \
+		--domain messages --no-fuzzy-matching --width 100
+	$(BIN)/pybabel compile --statistics --directory $(TRANSLATIONS) --domain messages
 
 migrate: install
 	$(BIN)/marketplace migrate

@@ -49,10 +49,11 @@ class Viewer:
     name: str
     email: str
     role: Role
+    language: str = "en"
 
     @classmethod
     def of(cls, account: Account) -> "Viewer":
-        return cls(id=account.id, name=account.name, email=account.email, role=account.role)
+        return cls(id=account.id, name=account.name, email=account.email, role=account.role, language=account.language)
 
 
 OptionalAccount = Annotated[Account | None, Depends(load_account)]

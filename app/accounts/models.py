@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, enum_column, utcnow
+from app.core.i18n import N_
 
 
 class Role(str, enum.Enum):
@@ -20,7 +21,13 @@ class Role(str, enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"citizen": "Citizen", "linker": "Community linker", "staff": "Council staff", "admin": "Administrator"}[self.value]
+        """An English message id (translate it where it is shown, e.g. `role.label | translate`)."""
+        return {
+            "citizen": N_("Citizen"),
+            "linker": N_("Community linker"),
+            "staff": N_("Council staff"),
+            "admin": N_("Administrator"),
+        }[self.value]
 
 
 def _utc(**kwargs) -> object:
@@ -35,6 +42,8 @@ class Account(SQLModel, table=True):
     password_hash: str | None = Field(default=None, max_length=255)
     is_active: bool = True
     is_demo: bool = Field(default=False, index=True)
+    # The language of this person's pages and mail (a code from app.core.i18n.SUPPORTED_LANGUAGES).
+    language: str = Field(default="en", max_length=16, sa_column_kwargs={"server_default": "en"})
     created_at: datetime = _utc(default_factory=utcnow)
     password_changed_at: datetime | None = _utc(default=None)
     deactivated_at: datetime | None = _utc(default=None)

@@ -16,35 +16,55 @@ from app.accounts.models import Account, ApiToken, LoginAttempt, PasswordResetTo
 from app.accounts.throttle import locked_until, minutes_to_wait
 from app.core.config import Settings
 from app.core.db import utcnow
+from app.core import i18n
 from app.core.errors import FieldError, InvalidInput, NotFound
-from app.core.mail import Mailer
+from app.core.i18n import N_
+from app.core.mail import Mailer, render_mail, send_after_commit
 from app.core.security import (
     hash_password,
     keyed_digest,
     new_token,
-    password_problem,
+    password_refusal,
     token_digest,
     verify_password,
 )
 
 NAME_MAX_LENGTH = 200
+INVITATION_DAYS = 3
 
 
 class SignInRefused(Exception):
     """Wrong e-mail or password, or an inactive account: one message for all, to reveal nothing."""
 
-    message = "Enter a correct email address and password"
+    template = N_("Enter a correct email address and password")
+    params = None
+    message = template
+
+    def field_error(self, field: str) -> FieldError:
+        return FieldError(field, self.template)
 
 
 class SignInThrottled(Exception):
     def __init__(self, minutes: int):
         self.minutes = minutes
-        unit = "minute" if minutes == 1 else "minutes"
-        self.message = (
-            f"There have been too many attempts to sign in. For your security, please wait "
-            f"{minutes} {unit} and try again, or reset your password."
-        )
+        # Two whole sentences rather than a plural form: the figure is spelt out only when it is not 1.
+        if minutes == 1:
+            self.template = N_(
+                "There have been too many attempts to sign in. For your security, please wait "
+                "1 minute and try again, or reset your password."
+            )
+            self.params = None
+        else:
+            self.template = N_(
+                "There have been too many attempts to sign in. For your security, please wait "
+                "%(minutes)s minutes and try again, or reset your password."
+            )
+            self.params = {"minutes": minutes}
+        self.message = self.template % self.params if self.params else self.template
         super().__init__(self.message)
+
+    def field_error(self, field: str) -> FieldError:
+        return FieldError(field, self.template, self.params)
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -55,31 +75,32 @@ def normalise_email(raw: str) -> str:
         return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError:
         raise InvalidInput(
-            FieldError("email", "Enter an email address in the correct format, like name@example.com")
+            FieldError("email", N_("Enter an email address in the correct format, like name@example.com"))
         ) from None
 
 
 def clean_name(raw: str, field: str = "name") -> str:
     name = " ".join(raw.split())
     if not name:
-        return _fail(field, "Enter your name")
+        return _fail(field, N_("Enter your name"))
     if len(name) > NAME_MAX_LENGTH:
-        return _fail(field, f"Your name must be {NAME_MAX_LENGTH} characters or fewer")
+        return _fail(field, N_("Your name must be %(max)s characters or fewer"), {"max": NAME_MAX_LENGTH})
     if any(ord(ch) < 32 for ch in name):
-        return _fail(field, "Your name must not contain control characters")
+        return _fail(field, N_("Your name must not contain control characters"))
     return name
 
 
-def _fail(field: str, message: str):
-    raise InvalidInput(FieldError(field, message))
+def _fail(field: str, message: str, params: dict | None = None):
+    """Refuse with a message id marked with `N_` (translated where it is shown)."""
+    raise InvalidInput(FieldError(field, message, params))
 
 
 def check_new_password(password: str, confirm: str | None, *, field: str, user_inputs: list[str]) -> None:
-    problem = password_problem(password, user_inputs=user_inputs)
-    if problem:
-        _fail(field, problem)
+    refusal = password_refusal(password, user_inputs=user_inputs)
+    if refusal:
+        _fail(field, *refusal)
     if confirm is not None and confirm != password:
-        _fail(f"{field}_confirm", "The passwords do not match")
+        _fail(f"{field}_confirm", N_("The passwords do not match"))
 
 
 # --- accounts --------------------------------------------------------------------------------
@@ -98,7 +119,7 @@ def find_account_by_email(db: Session, *, email: str) -> Account | None:
 
 def _email_free(db: Session, email: str) -> None:
     if find_account_by_email(db, email=email) is not None:
-        _fail("email", "An account with this email address already exists. Sign in, or reset your password")
+        _fail("email", N_("An account with this email address already exists. Sign in, or reset your password"))
 
 
 def registration_problems(
@@ -120,7 +141,13 @@ def registration_problems(
 
 
 def register_citizen(
-    db: Session, *, email: str, password: str, password_confirm: str | None, name: str
+    db: Session,
+    *,
+    email: str,
+    password: str,
+    password_confirm: str | None,
+    name: str,
+    language: str = i18n.DEFAULT_LANGUAGE,
 ) -> Account:
     errors = registration_problems(db, email=email, password=password, password_confirm=password_confirm, name=name)
     if errors:
@@ -131,6 +158,7 @@ def register_citizen(
         role=Role.citizen,
         password_hash=hash_password(password),
         password_changed_at=utcnow(),
+        language=i18n.supported(language) or i18n.DEFAULT_LANGUAGE,
     )
     db.add(account)
     db.flush()
@@ -179,30 +207,56 @@ def create_account(
 
 
 def invite_account(
-    db: Session, settings: Settings, mailer: Mailer, *, email: str, name: str, role: Role
+    db: Session,
+    settings: Settings,
+    mailer: Mailer,
+    *,
+    email: str,
+    name: str,
+    role: Role,
+    invited_by: Account | None = None,
+    language: str | None = None,
 ) -> Account:
+    """An account for a linker, staff member or administrator, who chooses a password from the
+    emailed invitation. The mail goes only once the account is committed."""
     if role not in (Role.linker, Role.staff, Role.admin):
-        _fail("role", "Choose community linker, council staff or administrator")
+        _fail("role", N_("Choose community linker, council staff or administrator"))
     account = create_account(db, email=email, name=name, role=role)
-    token = _new_reset_token(db, settings, account=account, lifetime=timedelta(days=3))
-    link = f"{settings.base_url.rstrip('/')}/reset-password?token={token}"
-    mailer.send(
+    if language is not None:
+        set_language(db, account=account, language=language)
+    token = _new_reset_token(db, settings, account=account, lifetime=timedelta(days=INVITATION_DAYS))
+    message = render_mail(
+        settings,
+        "invitation",
         to=account.email,
-        subject=f"Your {settings.service_name} account",
-        body=(
-            f"Hello {account.name},\n\n"
-            f"An account has been created for you on the {settings.council_name} "
-            f"{settings.service_name} as {role.label.lower()}.\n\n"
-            f"Choose your password with this link within 3 days:\n{link}\n\n"
-            "If you were not expecting this, you can ignore this email.\n"
-        ),
+        language=account.language,
+        name=account.name,
+        role=role.value,
+        invited_by=invited_by.name if invited_by is not None else None,
+        link=_reset_link(settings, token),
+        days=INVITATION_DAYS,
     )
+    send_after_commit(db, mailer, message)
     return account
+
+
+def set_language(db: Session, *, account: Account, language: str) -> Account:
+    """The language of the person's pages and mail."""
+    if i18n.supported(language) is None:
+        _fail("language", N_("Choose English or Welsh"))
+    account.language = language
+    db.add(account)
+    db.flush()
+    return account
+
+
+def _reset_link(settings: Settings, token: str) -> str:
+    return f"{settings.base_url.rstrip('/')}/reset-password?token={token}"
 
 
 def set_account_active(db: Session, *, account: Account, active: bool, actor: Account) -> Account:
     if account.id == actor.id and not active:
-        _fail("account", "You cannot deactivate your own account")
+        _fail("account", N_("You cannot deactivate your own account"))
     account.is_active = active
     account.deactivated_at = None if active else utcnow()
     db.add(account)
@@ -328,12 +382,12 @@ def change_password(
 ) -> None:
     """Change the password and end every session and API token of the account."""
     if not verify_password(current_password, account.password_hash):
-        _fail("current_password", "Your current password is not correct")
+        _fail("current_password", N_("Your current password is not correct"))
     check_new_password(
         new_password, new_password_confirm, field="new_password", user_inputs=[account.email, account.name]
     )
     if verify_password(new_password, account.password_hash):
-        _fail("new_password", "Your new password must be different from your current one")
+        _fail("new_password", N_("Your new password must be different from your current one"))
     _set_password(db, account=account, password=new_password)
 
 
@@ -362,23 +416,23 @@ def _new_reset_token(db: Session, settings: Settings, *, account: Account, lifet
 
 
 def request_password_reset(db: Session, settings: Settings, mailer: Mailer, *, email: str) -> None:
-    """Email a reset link if the account exists; the caller says the same thing either way."""
+    """Email a reset link if the account exists; the caller says the same thing either way.
+    The mail goes only once the new link is committed."""
     clean_email = normalise_email(email)
     account = find_account_by_email(db, email=clean_email)
     if account is None or not account.is_active:
         return
     token = _new_reset_token(db, settings, account=account)
-    link = f"{settings.base_url.rstrip('/')}/reset-password?token={token}"
-    mailer.send(
+    message = render_mail(
+        settings,
+        "password_reset",
         to=account.email,
-        subject=f"Reset your {settings.service_name} password",
-        body=(
-            f"Hello {account.name},\n\n"
-            "Someone asked to reset the password for your account. If it was you, use this link "
-            f"within {settings.password_reset_minutes} minutes:\n{link}\n\n"
-            "If it was not you, you can ignore this email: your password has not changed.\n"
-        ),
+        language=account.language,
+        name=account.name,
+        link=_reset_link(settings, token),
+        minutes=settings.password_reset_minutes,
     )
+    send_after_commit(db, mailer, message)
 
 
 def _valid_reset_token(db: Session, token: str) -> PasswordResetToken | None:
@@ -399,10 +453,10 @@ def reset_token_usable(db: Session, *, token: str) -> bool:
 def reset_password(db: Session, *, token: str, password: str, password_confirm: str) -> Account:
     row = _valid_reset_token(db, token)
     if row is None:
-        _fail("token", "This link has expired or has already been used. Ask for a new one")
+        _fail("token", N_("This link has expired or has already been used. Ask for a new one"))
     account = db.get(Account, row.account_id)
     if account is None or not account.is_active:
-        _fail("token", "This link has expired or has already been used. Ask for a new one")
+        _fail("token", N_("This link has expired or has already been used. Ask for a new one"))
     check_new_password(password, password_confirm, field="password", user_inputs=[account.email, account.name])
     _set_password(db, account=account, password=password)
     # One use only, and any other outstanding links die with it.

@@ -13,6 +13,8 @@ from app.accounts.dependencies import AdminOnly, SignedIn, load_account, safe_ne
 from app.accounts.models import Role
 from app.core.db import DbSession
 from app.core.errors import FieldError, InvalidInput
+from app.core import i18n
+from app.core.i18n import N_
 from app.core.mail import Mailer
 from app.core.responses import see_other
 from app.core.templating import render
@@ -84,7 +86,7 @@ def sign_in_submit(request: Request, db: DbSession, form: Annotated[SignInForm, 
     except (service.SignInRefused, service.SignInThrottled) as refusal:
         form.password = ""
         status = 429 if isinstance(refusal, service.SignInThrottled) else 422
-        error = InvalidInput(FieldError("email", refusal.message))
+        error = InvalidInput(refusal.field_error("email"))
         response = _form_page(request, "accounts/sign_in.html", form, error)
         response.status_code = status
         return response  # returned, not raised: the failed attempt must be committed
@@ -176,6 +178,7 @@ STAFF_ROLES = (Role.linker, Role.staff, Role.admin)
 
 def _admin_page(request: Request, db, form: NewAccountForm, error: InvalidInput | None = None, page: int = 1) -> Response:
     accounts, total = service.list_accounts(db, page=page)
+    gettext = i18n.request_gettext(request)
     return _form_page(
         request,
         "accounts/admin_accounts.html",
@@ -184,7 +187,7 @@ def _admin_page(request: Request, db, form: NewAccountForm, error: InvalidInput 
         accounts=accounts,
         total=total,
         page=page,
-        role_items=[{"value": r.value, "text": r.label, "checked": form.role == r.value} for r in STAFF_ROLES],
+        role_items=[{"value": r.value, "text": gettext(r.label), "checked": form.role == r.value} for r in STAFF_ROLES],
     )
 
 
@@ -201,8 +204,10 @@ def admin_create(request: Request, db: DbSession, admin: AdminOnly, form: Annota
     try:
         role = Role(form.role) if form.role in {r.value for r in STAFF_ROLES} else None
         if role is None:
-                raise InvalidInput(FieldError("role", "Choose community linker, council staff or administrator"))
-        service.invite_account(db, settings, Mailer(settings), email=form.email, name=form.name, role=role)
+            raise InvalidInput(FieldError("role", N_("Choose community linker, council staff or administrator")))
+        service.invite_account(
+            db, settings, Mailer(settings), email=form.email, name=form.name, role=role, invited_by=admin
+        )
     except InvalidInput as error:
         return _admin_page(request, db, form, error)
     return see_other(request, request.url_for("accounts:admin_accounts").path, flash="account-created")

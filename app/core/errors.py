@@ -20,6 +20,8 @@ from fastapi.responses import JSONResponse, Response
 
 from app.core.i18n import N_
 
+from app.core.i18n import N_
+
 logger = logging.getLogger("marketplace.errors")
 
 
@@ -115,6 +117,7 @@ def api_message(status_code: int, message: str, headers: dict[str, str] | None =
     return JSONResponse({"detail": message, **extra}, status_code=status_code, headers=headers)
 
 
+# English message ids (marked with N_): errors/error.html translates them for the reader.
 STATUS_PAGES = {
     400: (N_("Sorry, there is a problem with that request"), N_("Go back and try again.")),
     403: (N_("You do not have permission to see this page"), N_("If you think you should, ask your administrator.")),

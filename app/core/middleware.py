@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.config import Settings
+from app.core.i18n import N_
 from app.core.security import csrf_token_for, csrf_token_valid
 
 logger = logging.getLogger("marketplace.errors")
@@ -118,7 +119,7 @@ class BodySizeLimitMiddleware:
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _send_error(scope, receive, send, 413, "That was too much to send", "Shorten what you sent and try again")
+            await _send_error(scope, receive, send, 413, N_("That was too much to send"), N_("Shorten what you sent and try again"))
             return
         received = 0
 
@@ -134,7 +135,7 @@ class BodySizeLimitMiddleware:
         try:
             await self.app(scope, limited_receive, send)
         except _BodyTooLarge:
-            await _send_error(scope, receive, send, 413, "That was too much to send", "Shorten what you sent and try again")
+            await _send_error(scope, receive, send, 413, N_("That was too much to send"), N_("Shorten what you sent and try again"))
 
 
 class _BodyTooLarge(HTTPException):
@@ -176,8 +177,8 @@ class CSRFMiddleware:
                     receive,
                     send,
                     403,
-                    "Your form has expired",
-                    "Nothing has been changed. Go back, refresh the page and try again.",
+                    N_("Your form has expired"),
+                    N_("Nothing has been changed. Go back, refresh the page and try again."),
                 )
                 return
             receive = _replay(body, receive)
@@ -274,6 +275,6 @@ class UnexpectedErrorMiddleware:
                 receive,
                 send,
                 500,
-                "Sorry, there is a problem with the service",
-                "Please try again later. What you sent has not been saved.",
+                N_("Sorry, there is a problem with the service"),
+                N_("Please try again later. What you sent has not been saved."),
             )

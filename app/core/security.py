@@ -9,6 +9,8 @@ import secrets
 from passlib.context import CryptContext
 from zxcvbn import zxcvbn
 
+from app.core.i18n import N_
+
 # OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
 password_context = CryptContext(
     schemes=["argon2"],
@@ -41,20 +43,33 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         return False
 
 
-def password_problem(password: str, *, user_inputs: list[str] = ()) -> str | None:
-    """Why a new password would be refused, in plain words; None when it is acceptable."""
+def password_refusal(password: str, *, user_inputs: list[str] = ()) -> tuple[str, dict[str, int] | None] | None:
+    """Why a new password would be refused, as an English message id and its parameters
+    (for a translatable `FieldError`); None when it is acceptable."""
     if len(password) < PASSWORD_MIN_LENGTH:
-        return f"Your password must be at least {PASSWORD_MIN_LENGTH} characters long"
+        return N_("Your password must be at least %(min)s characters long"), {"min": PASSWORD_MIN_LENGTH}
     if len(password) > PASSWORD_MAX_LENGTH:
-        return f"Your password must be {PASSWORD_MAX_LENGTH} characters or fewer"
+        return N_("Your password must be %(max)s characters or fewer"), {"max": PASSWORD_MAX_LENGTH}
     inputs = [part for value in user_inputs if value for part in _words(value)]
     result = zxcvbn(password[:_ZXCVBN_MAX_INPUT], user_inputs=inputs)
     if result["score"] < _ZXCVBN_MIN_SCORE:
         return (
-            "Choose a password that is harder to guess: avoid common words, names and patterns. "
-            "Three or four random words together work well"
+            N_(
+                "Choose a password that is harder to guess: avoid common words, names and patterns. "
+                "Three or four random words together work well"
+            ),
+            None,
         )
     return None
+
+
+def password_problem(password: str, *, user_inputs: list[str] = ()) -> str | None:
+    """Why a new password would be refused, in plain English words; None when it is acceptable."""
+    refusal = password_refusal(password, user_inputs=user_inputs)
+    if refusal is None:
+        return None
+    template, params = refusal
+    return template % params if params else template
 
 
 def _words(value: str) -> list[str]:
