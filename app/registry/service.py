@@ -73,9 +73,9 @@ class ItemKind:
         return self.link_item_column.key
 
 
-OFFER = ItemKind("offer", Offer, OfferSkill, OfferSkill.offer_id, N_("offer"), OfferCreate, OfferUpdate, OfferPublic)
+OFFER = ItemKind("offer", Offer, OfferSkill, OfferSkill.offer_id, "offer", OfferCreate, OfferUpdate, OfferPublic)
 REQUEST = ItemKind(
-    "request", HelpRequest, HelpRequestSkill, HelpRequestSkill.request_id, N_("help request"),
+    "request", HelpRequest, HelpRequestSkill, HelpRequestSkill.request_id, "help request",
     HelpRequestCreate, HelpRequestUpdate, HelpRequestPublic,
 )
 KINDS = {"offer": OFFER, "request": REQUEST}

@@ -76,7 +76,8 @@ def test_an_id_that_does_not_exist_looks_exactly_like_someone_elses(client, db, 
     theirs = client.get(f"/offers/{offer.id}")
     missing = client.get(f"/offers/{offer.id + 1000}")
     assert theirs.status_code == missing.status_code == 404
-    assert theirs.text == missing.text
+    # The pages differ only where they name their own address (the language switcher returns there).
+    assert theirs.text.replace(f"/offers/{offer.id}", "/offers/N") == missing.text.replace(f"/offers/{offer.id + 1000}", "/offers/N")
 
 
 def test_the_resolver_lets_a_citizen_act_only_for_their_own_person(app, db, resident, neighbour, linker, staff, admin):
