@@ -151,8 +151,11 @@ def registration_problems(
     return errors
 
 
-def register_citizen(db: Session, settings: Settings, *, data: CitizenRegistration) -> tuple[Account, Person]:
-    """Create the account, the person and one consent record per answer, or nothing at all."""
+def register_citizen(
+    db: Session, settings: Settings, *, data: CitizenRegistration, language: str = "en"
+) -> tuple[Account, Person]:
+    """Create the account, the person and one consent record per answer, or nothing at all.
+    `language` is the one the person registered in: their pages and mail stay in it."""
     errors = registration_problems(
         db, email=data.email, password=data.password, password_confirm=data.password_confirm, name=data.name,
         profile_consent=data.consents.profile,
@@ -165,7 +168,8 @@ def register_citizen(db: Session, settings: Settings, *, data: CitizenRegistrati
     if errors:
         raise InvalidInput(errors)
     account = accounts.register_citizen(
-        db, email=data.email, password=data.password, password_confirm=data.password_confirm, name=data.name
+        db, email=data.email, password=data.password, password_confirm=data.password_confirm, name=data.name,
+        language=language,
     )
     person = Person(account_id=account.id, name=account.name, email=account.email, preferred_contact=ContactMethod.email)
     _place_into(person, place)

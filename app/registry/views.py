@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.accounts.dependencies import Actor, OptionalAccount, load_account, sign_in_response
 from app.accounts.models import Account, Role
+from app.core import i18n
 from app.core.db import DbSession, atomic
 from app.core.errors import InvalidInput, NotFound
 from app.core.i18n import N_
@@ -103,7 +104,9 @@ def register_submit(request: Request, db: DbSession, form: Annotated[RegisterFor
         return _register_page(request, form, problems)
     try:
         with atomic(db):
-            account, _person = service.register_citizen(db, request.app.state.settings, data=data)
+            account, _person = service.register_citizen(
+                db, request.app.state.settings, data=data, language=i18n.request_language(request)
+            )
     except InvalidInput as error:
         form.password = form.password_confirm = ""
         return _register_page(request, form, error)

@@ -326,3 +326,17 @@ def test_every_supported_language_has_a_catalogue():
         if language != i18n.DEFAULT_LANGUAGE:
             assert (TRANSLATIONS / language / "LC_MESSAGES" / "messages.po").is_file()
     assert set(i18n.HTML_LANG) == set(i18n.SUPPORTED_LANGUAGES)
+
+
+def test_a_visitor_who_registers_in_welsh_gets_a_welsh_account(client, db, places):
+    from app.accounts.models import Account
+    from sqlalchemy import select
+
+    client.cookies.set("marketplace_language", "cy")
+    data = {
+        "name": "Gwenllian Jones", "email": "gwen.cy@example.org", "password": "plum-orchard-river-42",
+        "password_confirm": "plum-orchard-river-42", "postcode": "AB10 1AB", "consent_profile": "yes",
+    }
+    assert post_form(client, "/register", data, token_from="/register").status_code == 303
+    account = db.execute(select(Account).where(Account.email == "gwen.cy@example.org")).scalar_one()
+    assert account.language == "cy"
