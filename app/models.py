@@ -2,7 +2,7 @@
 
 from sqlmodel import SQLModel
 
-from app.core.changes import ChangeStamp
+from app.core.changes import ChangeLog, ChangeStamp
 from app.accounts.models import Account, ApiToken, LoginAttempt, PasswordResetToken, UserSession
 from app.matching.models import Match, MatchRun
 from app.privacy.audit import AuditEvent
@@ -25,6 +25,7 @@ __all__ = [
     "Account",
     "ApiToken",
     "AuditEvent",
+    "ChangeLog",
     "ChangeStamp",
     "ConsentRecord",
     "HelpRequest",

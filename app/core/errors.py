@@ -20,8 +20,6 @@ from fastapi.responses import JSONResponse, Response
 
 from app.core.i18n import N_
 
-from app.core.i18n import N_
-
 logger = logging.getLogger("marketplace.errors")
 
 

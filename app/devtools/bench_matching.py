@@ -6,6 +6,7 @@ import argparse
 import json
 import random
 import statistics
+import threading
 import time
 from typing import Any
 
@@ -30,6 +31,55 @@ def _suggest_timings(db, settings, request_ids: list[int]) -> list[float]:
         service.suggestions_for_request(db, settings, request_id=request_id, limit=10)
         timings.append((time.perf_counter() - started) * 1000)
     return timings
+
+
+def _suggest_timings_under_writes(factory, settings, request_ids: list[int], writes_per_second: float, seed: int) -> tuple[list[float], int]:
+    """The same suggestion calls while another thread writes through the service (an offer
+    paused, then reopened, each write its own committed transaction), as another person using
+    the site would. Each call starts a fresh transaction, as each request does."""
+    from app.registry import service as registry
+    from app.registry.models import Offer
+
+    stop = threading.Event()
+    written = [0]
+
+    def writer() -> None:
+        rng = random.Random(seed)
+        with factory() as db:
+            ids = db.execute(select(Offer.id).where(Offer.status == ItemStatus.active).order_by(Offer.id)).scalars().all()
+            db.rollback()
+            paused: list[int] = []
+            while not stop.wait(1 / writes_per_second):
+                if paused and (len(paused) > 20 or rng.random() < 0.5):
+                    item, action = db.get(Offer, paused.pop(0)), "reopen"
+                else:
+                    item, action = db.get(Offer, rng.choice(ids)), "pause"
+                    if item.status is not ItemStatus.active:
+                        db.rollback()
+                        continue
+                    paused.append(item.id)
+                registry.change_status(db, kind=registry.OFFER, item=item, action=action)
+                db.commit()
+                written[0] += 1
+            for offer_id in paused:  # leave the borough as it was found
+                registry.change_status(db, kind=registry.OFFER, item=db.get(Offer, offer_id), action="reopen")
+            db.commit()
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    timings = []
+    try:
+        with factory() as db:
+            for request_id in request_ids:
+                db.rollback()  # a new request, a new transaction: it sees what was committed
+                started = time.perf_counter()
+                service.suggestions_for_request(db, settings, request_id=request_id, limit=10)
+                timings.append((time.perf_counter() - started) * 1000)
+                time.sleep(0.005)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    return timings, written[0]
 
 
 def _scan_all_pairs(ix: index.MatchIndex, request_row: int, weights, context, k: int) -> list[tuple[int, int]]:
@@ -62,7 +112,9 @@ def _exact_check(ix: index.MatchIndex, weights, context, size: int, rng: random.
     return {"n": size, "pairs": len(candidates), "ratio_to_dense_optimum": round(ours / dense, 6) if dense else 1.0}
 
 
-def bench_matching(*, people: int, seed: int, suggestions: int, brute_subset: int, exact_size: int) -> dict[str, Any]:
+def bench_matching(
+    *, people: int, seed: int, suggestions: int, brute_subset: int, exact_size: int, writes_per_second: float = 5.0
+) -> dict[str, Any]:
     settings = get_settings()
     db_engine = make_engine(settings.database_url)
     factory = make_session_factory(db_engine)
@@ -84,6 +136,14 @@ def bench_matching(*, people: int, seed: int, suggestions: int, brute_subset: in
         timings = _suggest_timings(db, settings, sample)
         result["suggest_p50_ms"] = round(statistics.median(timings), 2)
         result["suggest_p95_ms"] = round(percentile(timings, 0.95), 2)
+        db.rollback()
+        rebuilds_before = index.live_index(db).rebuilds
+        busy, written = _suggest_timings_under_writes(factory, settings, sample, writes_per_second, seed)
+        result["writes_per_second"] = writes_per_second
+        result["writes_during_suggestions"] = written
+        result["suggest_under_writes_p50_ms"] = round(statistics.median(busy), 2)
+        result["suggest_under_writes_p95_ms"] = round(percentile(busy, 0.95), 2)
+        result["index_rebuilds_under_writes"] = index.live_index(db).rebuilds - rebuilds_before
 
         # Whole-borough allocation, written as `suggested` matches, then rolled back so the
         # benchmark leaves the database as it found it.
@@ -140,7 +200,8 @@ def bench_matching(*, people: int, seed: int, suggestions: int, brute_subset: in
 
 def cli_bench_matching(args: argparse.Namespace) -> int:
     result = bench_matching(
-        people=args.people, seed=args.seed, suggestions=args.suggestions, brute_subset=args.brute_subset, exact_size=args.exact_size
+        people=args.people, seed=args.seed, suggestions=args.suggestions, brute_subset=args.brute_subset,
+        exact_size=args.exact_size, writes_per_second=args.writes_per_second,
     )
     print(json.dumps(result) if args.json else "\n".join(f"{k:>28}: {v}" for k, v in result.items()))
     return 0
@@ -153,5 +214,6 @@ def add_bench_matching(benches: Any) -> None:
     parser.add_argument("--suggestions", type=int, default=300, help="random help requests to time")
     parser.add_argument("--brute-subset", type=int, default=20, help="requests scored against every offer")
     parser.add_argument("--exact-size", type=int, default=2000, help="requests and offers in the dense check")
+    parser.add_argument("--writes-per-second", type=float, default=5.0, help="writes beside the timed suggestions")
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=cli_bench_matching)

@@ -44,6 +44,12 @@ def open_counts(db: Session, offer_ids: Sequence[int] | None = None) -> dict[int
     return dict(db.connection().execute(statement).all())
 
 
+def item_ids_of_people(db: Session, kind: ItemKind, person_ids: set[int]) -> set[int]:
+    """Every item of these people, live or not (a consent change may retire or restore any)."""
+    model = kind.model
+    return set(db.connection().execute(select(model.id).where(model.person_id.in_(sorted(person_ids)))).scalars())
+
+
 def declined_pairs(
     db: Session, *, offer_ids: Sequence[int] | None = None, request_ids: Sequence[int] | None = None
 ) -> frozenset[tuple[int, int]]:

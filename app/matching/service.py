@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from app.accounts.models import Account
 from app.core import changes
+from app.core.changes import Change
 from app.core.config import Settings
 from app.core.db import utcnow
 from app.matching import engine, loader
@@ -24,7 +25,7 @@ from app.matching.index import get_index
 from app.matching.models import OPEN_STATUSES, Match, MatchRun, MatchStatus
 from app.privacy.models import ConsentPurpose
 from app.registry import availability
-from app.registry.service import OFFER, REQUEST, ItemKind, in_matching_clause
+from app.registry.service import MATCHING_STAMP, OFFER, REQUEST, ItemKind, in_matching_clause
 
 
 def weights_from(settings: Settings) -> Weights:
@@ -51,25 +52,28 @@ class Suggestion:
 
 
 def _suggestions(db: Session, settings: Settings, *, kind: ItemKind, item_id: int, limit: int) -> list[Suggestion]:
-    """The best candidates for one live item, from the in-process index (see `matching.index`)."""
+    """The best candidates for one live item, from the in-process index (see `matching.index`):
+    its base tables and the small delta of what changed since they were built."""
     index = get_index(db)
+    found_row = index.find(kind.key, item_id)
+    if found_row is None:
+        return []  # not live, or the owner withdrew consent: nothing is suggested
+    table, row = found_row
     weights = weights_from(settings)
     # The index may be older than some end dates: expiry is checked against the clock each time.
     context = Context(declined=index.declined, now=utcnow().timestamp())
+    found: list[Candidate] = []
     if kind is OFFER:
-        row = index.offers.row_of.get(item_id)
-        if row is None:
-            return []  # not live, or the owner withdrew consent: nothing is suggested
-        scored = engine.requests_for_offer(index.offers, index.requests, row, weights, context)
-        positions = engine.top(scored, limit, by_offer=False)
+        for requests in index.request_tables():
+            scored = engine.requests_for_offer(table, requests, row, weights, context)
+            found += engine.candidates(scored, engine.top(scored, limit, by_offer=False), table, requests)
+        found.sort(key=lambda c: (-c.score, c.request_id))
     else:
-        row = index.requests.row_of.get(item_id)
-        if row is None:
-            return []
-        scored = engine.offers_for_request(index.offers, index.requests, row, weights, context)
-        positions = engine.top(scored, limit, by_offer=True)
-    found = engine.candidates(scored, positions, index.offers, index.requests)
-    return [_suggestion(c, kind, index.codes, index.names) for c in found]
+        for offers in index.offer_tables():
+            scored = engine.offers_for_request(offers, table, row, weights, context)
+            found += engine.candidates(scored, engine.top(scored, limit, by_offer=True), offers, table)
+        found.sort(key=lambda c: (-c.score, c.offer_id))
+    return [_suggestion(c, kind, index.codes, index.names) for c in found[:limit]]
 
 
 def _suggestion(candidate: Candidate, kind: ItemKind, codes: dict[int, str], names: dict[int, str]) -> Suggestion:
@@ -91,23 +95,30 @@ def suggestions_for_offer(db: Session, settings: Settings, *, offer_id: int, lim
     return _suggestions(db, settings, kind=OFFER, item_id=offer_id, limit=limit)
 
 
+def _cancel_suggestions_where(db: Session, condition) -> int:
+    """Cancel suggested matches; the offers they held get their places back (logged for the index)."""
+    statement = select(Match.id, Match.offer_id).where(Match.status == MatchStatus.suggested, condition)
+    found = db.execute(statement).all()
+    if not found:
+        return 0
+    ids = [row.id for row in found]
+    for start in range(0, len(ids), 5000):
+        db.execute(
+            update(Match)
+            .where(Match.id.in_(ids[start : start + 5000]), Match.status == MatchStatus.suggested)
+            .values(status=MatchStatus.cancelled, updated_at=utcnow(), version=Match.version + 1)
+        )
+    changes.record(db, MATCHING_STAMP, [Change("offer", offer_id) for offer_id in sorted({row.offer_id for row in found})])
+    return len(ids)
+
+
 def cancel_stale_suggestions(db: Session) -> int:
     """Cancel suggestions whose offer or request has left matching (paused, closed, expired, or
     its owner withdrew consent), so that nobody without consent stays matched and the other side
     is free for the next run."""
     live_offers = select(OFFER.model.id).where(in_matching_clause(OFFER))
     live_requests = select(REQUEST.model.id).where(in_matching_clause(REQUEST))
-    result = db.execute(
-        update(Match)
-        .where(
-            Match.status == MatchStatus.suggested,
-            or_(Match.offer_id.not_in(live_offers), Match.request_id.not_in(live_requests)),
-        )
-        .values(status=MatchStatus.cancelled, updated_at=utcnow(), version=Match.version + 1)
-    )
-    if result.rowcount:
-        changes.bump(db, "matching")
-    return result.rowcount
+    return _cancel_suggestions_where(db, or_(Match.offer_id.not_in(live_offers), Match.request_id.not_in(live_requests)))
 
 
 # --- allocation ------------------------------------------------------------------------------
@@ -191,7 +202,7 @@ def run_allocation(
     run.new_suggestions = len(rows)
     run.total_score = sum(c.score for c in result.chosen)
     if rows:
-        changes.bump(db, "matching")  # offers' places in use have changed
+        changes.bump(db, MATCHING_STAMP)  # many offers' places in use changed at once: indexes rebuild
     run.finished_at = utcnow()
     run.milliseconds = round((time.perf_counter() - started) * 1000)
     db.add(run)
@@ -204,11 +215,7 @@ def cancel_suggestions_of_person(db: Session, person_id: int) -> None:
     """Their open suggestions end at once."""
     offers = select(OFFER.model.id).where(OFFER.model.person_id == person_id)
     requests = select(REQUEST.model.id).where(REQUEST.model.person_id == person_id)
-    db.execute(
-        update(Match)
-        .where(Match.status == MatchStatus.suggested, or_(Match.offer_id.in_(offers), Match.request_id.in_(requests)))
-        .values(status=MatchStatus.cancelled, updated_at=utcnow(), version=Match.version + 1)
-    )
+    _cancel_suggestions_where(db, or_(Match.offer_id.in_(offers), Match.request_id.in_(requests)))
 
 
 def cancel_suggestions_on_withdrawal(db: Session, *, person_id: int, purpose: ConsentPurpose) -> None:

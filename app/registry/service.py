@@ -16,6 +16,7 @@ from sqlmodel import Session, SQLModel
 from app.accounts import service as accounts
 from app.accounts.models import Account
 from app.core import changes
+from app.core.changes import Change
 from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.errors import FieldError, InvalidInput, NotFound
@@ -176,7 +177,7 @@ def register_citizen(
     db.add(person)
     db.flush()
     current_notice = notice(str(settings.templates_dir))
-    changes.bump(db, MATCHING_STAMP)
+    changes.record(db, MATCHING_STAMP, [Change("person", person.id)])
     answers = data.consents.model_dump()
     for purpose in privacy.CITIZEN_PURPOSES:
         if answers.get(purpose.value):
@@ -223,7 +224,7 @@ def update_profile(db: Session, *, person: Person, data: PersonUpdate) -> Person
 
 def _move_items_with_person(db: Session, *, person: Person, old_postcode: str | None) -> None:
     """Items that took their place from the profile (same postcode, or none) follow the person."""
-    moved = False
+    moved: list[Change] = []
     for kind in (OFFER, REQUEST):
         model = kind.model
         followers = select(model).where(
@@ -235,9 +236,10 @@ def _move_items_with_person(db: Session, *, person: Person, old_postcode: str | 
             _place_into(item, person)
             item.updated_at = utcnow()
             db.add(item)
-            moved = True
+            moved.append(Change(kind.key, item.id))
     if moved:
-        changes.bump(db, MATCHING_STAMP)
+        db.flush()
+        changes.record(db, MATCHING_STAMP, [Change("person", person.id), *moved])
 
 
 def set_person_consent(
@@ -259,7 +261,7 @@ def set_person_consent(
         method=ConsentMethod.online,
         recorded_by_account_id=account.id,
     )
-    changes.bump(db, MATCHING_STAMP)
+    changes.record(db, MATCHING_STAMP, [Change("person", person.id)])
     if not given:
         plugins.consent_was_withdrawn(db, person_id=person.id, purpose=purpose)
     db.flush()
@@ -375,7 +377,7 @@ def _apply(db: Session, kind: ItemKind, item: Item, data: OfferCreate | HelpRequ
     item.updated_at = utcnow()
     db.add(item)
     db.flush()
-    changes.bump(db, MATCHING_STAMP)
+    changes.record(db, MATCHING_STAMP, [Change(kind.key, item.id)])
     if skills is not None:
         db.execute(delete(kind.link).where(kind.link_item_column == item.id))
         db.add_all(kind.link(**{kind.link_item_field: item.id, "skill_id": skill.id}) for skill in skills)
@@ -458,7 +460,7 @@ def change_status(db: Session, *, kind: ItemKind, item: Item, action: str) -> It
     item.updated_at = now
     db.add(item)
     db.flush()
-    changes.bump(db, MATCHING_STAMP)
+    changes.record(db, MATCHING_STAMP, [Change(kind.key, item.id)])
     return item
 
 
@@ -516,6 +518,7 @@ def create_skill(db: Session, *, data: SkillCreate) -> Skill:
     skill = Skill(code=code, name=data.name, synonyms=data.synonyms, category_id=category.id, position=position)
     db.add(skill)
     db.flush()
+    changes.record(db, MATCHING_STAMP, [Change("skills")])
     return skill
 
 
@@ -529,7 +532,7 @@ def update_skill(db: Session, *, skill: Skill, data: SkillUpdate) -> Skill:
     skill.active = data.active
     db.add(skill)
     db.flush()
-    changes.bump(db, MATCHING_STAMP)
+    changes.record(db, MATCHING_STAMP, [Change("skills")])
     return skill
 
 

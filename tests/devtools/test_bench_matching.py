@@ -14,7 +14,7 @@ from app.matching.models import Match
 def test_bench_matching_reports_its_figures_and_leaves_no_matches(fresh_database, marketplace):
     code, out, err = marketplace(
         ["bench", "matching", "--people", "300", "--suggestions", "8", "--brute-subset", "3",
-         "--exact-size", "60", "--json"],
+         "--exact-size", "60", "--writes-per-second", "50", "--json"],
         fresh_database,
     )  # fmt: skip
     assert code == 0, err
@@ -22,6 +22,9 @@ def test_bench_matching_reports_its_figures_and_leaves_no_matches(fresh_database
     assert figures["database"] == make_engine(fresh_database).dialect.name
     assert figures["offers"] > 0 and figures["requests"] > 0
     assert 0 < figures["suggest_p50_ms"] <= figures["suggest_p95_ms"]
+    assert 0 < figures["suggest_under_writes_p50_ms"] <= figures["suggest_under_writes_p95_ms"]
+    assert figures["writes_during_suggestions"] > 0, "the writer thread really wrote"
+    assert figures["index_rebuilds_under_writes"] == 0, "writes are followed, not rebuilt"
     assert figures["allocation_pairs"] > 0 and figures["allocation_total_score"] > 0
     assert figures["exact_check"]["ratio_to_dense_optimum"] == 1.0  # the flow is exact
     assert figures["greedy_ratio"] >= 1.0  # never worse than greedy on the same graph
