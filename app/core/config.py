@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +62,15 @@ class Settings(BaseSettings):
     match_candidates_per_request: int = 25
 
     log_level: str = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level_in_capitals(cls, value: object) -> object:
+        """`warning` and `WARNING` mean the same; logging only knows the second."""
+        level = value.strip().upper() if isinstance(value, str) else value
+        if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
+            raise ValueError("MARKETPLACE_LOG_LEVEL must be one of debug, info, warning, error or critical")
+        return level
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":

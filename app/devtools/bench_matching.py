@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import statistics
 import threading
 import time
@@ -127,6 +128,8 @@ def bench_matching(
         started = time.perf_counter()
         ix = index.get_index(db)
         result["index_build_seconds"] = round(time.perf_counter() - started, 2)
+        # What one process (one uvicorn worker) holds once its index is built, at its peak.
+        result["process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         result["offers"] = len(ix.offers)
         result["requests"] = len(ix.requests)
         live = db.execute(

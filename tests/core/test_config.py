@@ -167,3 +167,19 @@ def test_served_base_url(host, port, expected):
     from app.core.config import served_base_url
 
     assert served_base_url(host, port) == expected
+
+
+@pytest.mark.parametrize("written", ["warning", "Warning", " WARNING "])
+def test_the_log_level_may_be_written_in_any_case(written):
+    import logging
+
+    settings = Settings(environment="test", log_level=written)
+    assert settings.log_level == "WARNING"
+    logging.getLogger("marketplace.test").setLevel(settings.log_level)  # what create_app does with it
+
+
+def test_an_unknown_log_level_is_refused_with_a_message():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="MARKETPLACE_LOG_LEVEL must be one of"):
+        Settings(environment="test", log_level="loud")
