@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+
+import anyio
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -17,6 +19,7 @@ from app.core.logs import install_log_scrubbers
 from app.core.plugins import Plugins
 from app.core.middleware import (
     BodySizeLimitMiddleware,
+    BusyMiddleware,
     CSRFMiddleware,
     SecurityHeadersMiddleware,
     UnexpectedErrorMiddleware,
@@ -37,6 +40,11 @@ def build_plugins(domains: tuple[str, ...] = DOMAINS) -> Plugins:
     for module in domain_plugins(domains):
         module.register(plugins)
     return plugins
+
+
+def pool_options(settings: Settings) -> dict:
+    """A fixed pool the size of the thread pool: connections never outnumber what can use them."""
+    return {"pool_size": settings.db_pool_size, "max_overflow": 0, "pool_timeout": settings.db_pool_timeout_seconds}
 
 
 class UnsafeProductionState(RuntimeError):
@@ -62,12 +70,14 @@ def create_app(settings: Settings | None = None, *, engine=None, session_factory
     settings = settings or get_settings()
     logging.basicConfig(level=settings.log_level)
     install_log_scrubbers()
-    engine = engine if engine is not None else make_engine(settings.database_url)
+    engine = engine if engine is not None else make_engine(settings.database_url, **pool_options(settings))
     session_factory = session_factory or make_session_factory(engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         refuse_demo_accounts_in_production(settings, session_factory)
+        # As many threads for sync routes as connections in the pool, so no thread waits for one.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         yield
 
     app = FastAPI(
@@ -96,5 +106,6 @@ def create_app(settings: Settings | None = None, *, engine=None, session_factory
     app.add_middleware(CSRFMiddleware, settings=settings)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(UnexpectedErrorMiddleware)
+    app.add_middleware(BusyMiddleware, threads=settings.db_pool_size, queue=settings.busy_queue)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     return app
