@@ -344,25 +344,32 @@ def check_session(db: Session, settings: Settings, *, cookie_value: str | None) 
     """The account id behind a session cookie, applying the idle and absolute timeouts.
 
     A dead session (expired, or its account deactivated) is deleted and answers None. Callers
-    run this in a transaction of its own (see `deps.load_account`).
+    run this in a transaction of its own (see `dependencies.load_account`). The reads end that
+    transaction before anything is written, and a write starts its own with the write itself:
+    on SQLite a transaction that reads and then writes cannot wait for another writer ("database
+    is locked" at once), while one that begins by writing waits its turn (the busy timeout).
     """
     if not cookie_value or len(cookie_value) > 128:
         return None
-    session = db.get(UserSession, token_digest(cookie_value))
+    digest = token_digest(cookie_value)
+    session = db.get(UserSession, digest)
     if session is None:
         return None
     now = utcnow()
     account = db.get(Account, session.account_id)
-    if _session_expired(settings, session, now) or account is None or not account.is_active:
-        db.delete(session)
-        db.flush()
-        return None
+    dead = _session_expired(settings, session, now) or account is None or not account.is_active
     # Sliding idle timeout, written at most once a minute to spare the database.
-    if now - session.last_seen_at > timedelta(seconds=60):
-        session.last_seen_at = now
-        db.add(session)
-        db.flush()
-    return account.id
+    touch = not dead and now - session.last_seen_at > timedelta(seconds=60)
+    account_id = account.id if account is not None else None
+    db.commit()  # the read transaction ends here
+    if dead:
+        db.execute(delete(UserSession).where(UserSession.id == digest))
+        db.commit()
+        return None
+    if touch:
+        db.execute(update(UserSession).where(UserSession.id == digest).values(last_seen_at=now))
+        db.commit()
+    return account_id
 
 
 def end_session(db: Session, *, cookie_value: str | None) -> None:

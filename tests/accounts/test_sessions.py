@@ -370,3 +370,57 @@ def test_timeouts_come_from_settings(settings, engine, session_factory, citizen,
         assert int(attributes["max-age"]) == 3600
         set_session_times(db, citizen.id, seen_ago=timedelta(minutes=6))
         assert not is_signed_in(client)
+
+
+def test_on_sqlite_the_session_touch_waits_for_another_writer_instead_of_failing(tmp_path):
+    """The once-a-minute touch used to read and then write in one transaction: on SQLite such a
+    transaction cannot wait for another writer, and answered "database is locked" (a 500)."""
+    import sqlite3
+    import threading
+    import time as clock
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.accounts import service
+    from app.accounts.models import Role
+    from app.core.db import make_engine, make_session_factory
+    from app.migrations_support import upgrade_to_head
+
+    path = tmp_path / "touch.db"
+    url = f"sqlite:///{path}"
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    settings = Settings(environment="test", database_url=url)
+    factory = make_session_factory(engine)
+    try:
+        with factory() as db:
+            account = service.create_account(db, email="toucher@example.org", name="T", role=Role.citizen, password=PASSWORD)
+            cookie = service.start_session(db, settings, account=account)
+            db.commit()
+            db.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=5)))
+            db.commit()
+        holding, done = threading.Event(), threading.Event()
+
+        def other_writer():
+            other = sqlite3.connect(path, isolation_level=None, timeout=15)
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE account SET name = name")
+            holding.set()
+            clock.sleep(0.5)
+            other.execute("COMMIT")
+            other.close()
+            done.set()
+
+        writer = threading.Thread(target=other_writer)
+        writer.start()
+        holding.wait(5)
+        with factory() as db:
+            assert service.check_session(db, settings, cookie_value=cookie) == account.id
+        writer.join(5)
+        assert done.is_set()
+        with factory() as db:
+            touched = db.execute(select(UserSession.last_seen_at)).scalar_one()
+        assert utcnow() - touched < timedelta(seconds=30)
+    finally:
+        engine.dispose()
