@@ -208,15 +208,3 @@ def cli_bench_matching(args: argparse.Namespace) -> int:
     )
     print(json.dumps(result) if args.json else "\n".join(f"{k:>28}: {v}" for k, v in result.items()))
     return 0
-
-
-def add_bench_matching(benches: Any) -> None:
-    parser = benches.add_parser("matching", help="time suggestions and the whole-area allocation; check exactness")
-    parser.add_argument("--people", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--suggestions", type=int, default=300, help="random help requests to time")
-    parser.add_argument("--brute-subset", type=int, default=20, help="requests scored against every offer")
-    parser.add_argument("--exact-size", type=int, default=2000, help="requests and offers in the dense check")
-    parser.add_argument("--writes-per-second", type=float, default=5.0, help="writes beside the timed suggestions")
-    parser.add_argument("--json", action="store_true")
-    parser.set_defaults(handler=cli_bench_matching)

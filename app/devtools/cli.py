@@ -55,7 +55,6 @@ def add_seed_demo(commands: Any) -> None:
 def add_bench_commands(commands: Any) -> None:
     """`marketplace bench import-postcodes | pages | matching`."""
     from app.devtools.bench_import import add_bench_import
-    from app.devtools.bench_matching import add_bench_matching
     from app.devtools.bench_pages import add_bench_pages
 
     bench = commands.add_parser("bench", help="benchmarks that print their figures")
@@ -63,3 +62,23 @@ def add_bench_commands(commands: Any) -> None:
     add_bench_import(benches)
     add_bench_pages(benches)
     add_bench_matching(benches)
+
+
+def _bench_matching(args: argparse.Namespace) -> int:
+    # Imported only when run: numpy, SciPy and OR-Tools would otherwise load for every command,
+    # `serve` included, whose supervisor process would carry them for nothing.
+    from app.devtools.bench_matching import cli_bench_matching
+
+    return cli_bench_matching(args)
+
+
+def add_bench_matching(benches: Any) -> None:
+    parser = benches.add_parser("matching", help="time suggestions and the whole-area allocation; check exactness")
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--suggestions", type=int, default=300, help="random help requests to time")
+    parser.add_argument("--brute-subset", type=int, default=20, help="requests scored against every offer")
+    parser.add_argument("--exact-size", type=int, default=2000, help="requests and offers in the dense check")
+    parser.add_argument("--writes-per-second", type=float, default=5.0, help="writes beside the timed suggestions")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=_bench_matching)

@@ -45,3 +45,17 @@ def test_the_demo_words_ship_with_the_package():
     package_data = pyproject["tool"]["setuptools"]["package-data"]
     assert "data/*.json" in package_data["app.devtools"]
     assert (APP / "devtools" / "data" / "demo_words.json").is_file()
+
+
+def test_the_command_loads_no_numerical_libraries_until_a_command_needs_them():
+    """`marketplace serve --workers N` forks from a supervisor that never matches anything: it
+    must not carry numpy, SciPy and OR-Tools (about 100 MB) for nothing."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from app.cli import build_parser; build_parser().parse_args(['serve']); "
+        "print(sorted(m for m in ('numpy', 'scipy', 'ortools', 'app.matching.engine') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
