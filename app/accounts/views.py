@@ -15,7 +15,6 @@ from app.core.db import DbSession
 from app.core.errors import FieldError, InvalidInput
 from app.core import i18n
 from app.core.i18n import N_
-from app.core.mail import Mailer
 from app.core.responses import see_other
 from app.core.templating import render
 
@@ -114,7 +113,7 @@ def forgotten_password_page(request: Request) -> Response:
 def forgotten_password_submit(request: Request, db: DbSession, form: Annotated[EmailForm, Form()]) -> Response:
     settings = request.app.state.settings
     try:
-        service.request_password_reset(db, settings, Mailer(settings), email=form.email)
+        service.request_password_reset(db, settings, request.app.state.mailer, email=form.email)
     except InvalidInput as error:
         return _form_page(request, "accounts/forgotten_password.html", form, error)
     # The same answer whether or not the account exists.
@@ -206,7 +205,7 @@ def admin_create(request: Request, db: DbSession, admin: AdminOnly, form: Annota
         if role is None:
             raise InvalidInput(FieldError("role", N_("Choose community linker, council staff or administrator")))
         service.invite_account(
-            db, settings, Mailer(settings), email=form.email, name=form.name, role=role, invited_by=admin
+            db, settings, request.app.state.mailer, email=form.email, name=form.name, role=role, invited_by=admin
         )
     except InvalidInput as error:
         return _admin_page(request, db, form, error)
