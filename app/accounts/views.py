@@ -227,3 +227,24 @@ def admin_reactivate(request: Request, db: DbSession, admin: AdminOnly, account_
     target = service.get_account(db, account_id=account_id)
     service.set_account_active(db, account=target, active=True, actor=admin)
     return see_other(request, request.url_for("accounts:admin_accounts").path, flash="account-reactivated")
+
+
+# --- background jobs ----------------------------------------------------------------------------
+
+
+@router.get("/admin/jobs", name="accounts:admin_jobs")
+def admin_jobs(request: Request, db: DbSession, admin: AdminOnly) -> Response:
+    """Recent background jobs and those that failed for good (names, times, error types only)."""
+    from sqlalchemy import select
+
+    from app.core.jobs import JobRun, JobStatus
+
+    recent = db.execute(select(JobRun).order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(50)).scalars().all()
+    failed = (
+        db.execute(
+            select(JobRun).where(JobRun.status == JobStatus.failed).order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(50)
+        )
+        .scalars()
+        .all()
+    )
+    return render(request, "accounts/admin_jobs.html", {"recent": recent, "failed": failed})
