@@ -63,7 +63,10 @@ migrate: install
 
 demo: install migrate
 	$(BIN)/marketplace seed-demo --people $(DEMO_PEOPLE) --seed 1
-	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl+C to stop)"
+	@echo "Serving on http://$(HOST):$(PORT), with a background worker for jobs  (Ctrl+C stops both)"
+	@$(BIN)/marketplace worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	trap 'exit 130' INT TERM; \
 	$(BIN)/marketplace serve --host $(HOST) --port $(PORT)
 
 # Runs on SQLite always; on PostgreSQL too when TEST_DATABASE_URL is set; in Chromium when found.

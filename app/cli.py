@@ -1,4 +1,4 @@
-"""The `marketplace` command: serve, migrate, seed-demo, create-user, import-postcodes, match, bench.
+"""The `marketplace` command: serve, worker, migrate, seed-demo, create-user, import-postcodes, match, bench.
 
 The operator's commands are here; the importer's come from `app.registry.importer`, and the
 tooling (`seed-demo`, `bench ...`) from `app.devtools.cli`.
@@ -83,18 +83,67 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jobs(settings):
+    """The queue and every domain's jobs, wired exactly as in the web application."""
+    from app.core.db import make_engine, make_session_factory
+    from app.core.jobs import build_jobs
+    from app.main import build_plugins
+
+    return build_jobs(settings, make_session_factory(make_engine(settings.database_url)), build_plugins())
+
+
 def cmd_match(args: argparse.Namespace) -> int:
-    from app.matching import service
+    from app.core.jobs import JobRefused
+    from app.matching import jobs as matching_jobs
+    from app.matching.models import MatchRun, RunStatus
 
     settings = get_settings()
-    with _session() as db:
-        run = service.run_allocation(db, settings, ward_code=args.ward)
+    jobs = _jobs(settings)
+    with jobs.context.session_factory() as db:
+        run = MatchRun(status=RunStatus.queued, ward_code=args.ward)
+        db.add(run)
         db.commit()
-        print(
-            f"run #{run.id}: {run.requests_covered} of {run.requests_considered} help requests matched, "
-            f"{run.offers_used} of {run.offers_considered} offers used, {run.new_suggestions} new suggestions, "
-            f"total score {run.total_score}, {run.milliseconds / 1000:.1f} s"
-        )
+    # Here and now, under the same area lock as the worker's runs (never two at once).
+    try:
+        run = matching_jobs.run_now(settings, jobs.context, run.id)
+    except JobRefused as refused:
+        print(f"run #{run.id} not started: {refused}", file=sys.stderr)
+        return 1
+    print(
+        f"run #{run.id}: {run.requests_covered} of {run.requests_considered} help requests matched, "
+        f"{run.offers_used} of {run.offers_considered} offers used, {run.new_suggestions} new suggestions, "
+        f"total score {run.total_score}, {run.milliseconds / 1000:.1f} s"
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+
+    from app.core.logs import install_log_scrubbers
+    from app.matching.jobs import area_lock_name
+
+    settings = get_settings()
+    if settings.jobs_immediate:
+        print("MARKETPLACE_JOBS_IMMEDIATE is set: jobs run in the web process, no worker is needed", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s worker %(levelname)s %(name)s: %(message)s")
+    install_log_scrubbers()
+    jobs = _jobs(settings)
+    if not args.keep_locks:
+        # A worker that was killed mid-run leaves its area's lock behind: with one worker
+        # process (the usual set-up; it runs --threads jobs at once) nothing else can hold one.
+        from app.registry.models import Ward
+        from sqlalchemy import select
+
+        with jobs.context.session_factory() as db:
+            wards = db.execute(select(Ward.code)).scalars().all()
+        jobs.huey.flush_locks(*(area_lock_name(code) for code in [None, *wards]))
+    consumer = jobs.huey.create_consumer(
+        workers=args.threads, worker_type="thread", periodic=False, max_delay=args.max_delay, graceful_signal="TERM"
+    )
+    print(f"worker started: {args.threads} thread(s), jobs: {', '.join(sorted(jobs.tasks))}", flush=True)
+    consumer.run()
     return 0
 
 
@@ -129,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     match = commands.add_parser("match", help="run the whole-area allocation and store suggested matches")
     match.add_argument("--ward", help="only this ward (a ward code); the whole area by default")
     match.set_defaults(handler=cmd_match)
+
+    worker = commands.add_parser("worker", help="run the background jobs (allocation runs, mail) from the queue")
+    worker.add_argument("--threads", type=int, default=2, help="jobs run at once (default 2)")
+    worker.add_argument("--max-delay", type=float, default=1.0, help="longest pause between polls of an idle SQLite queue, in seconds")
+    worker.add_argument("--keep-locks", action="store_true", help="do not clear the area locks at start (when several worker processes share a queue)")
+    worker.set_defaults(handler=cmd_worker)
     return parser
 
 

@@ -15,6 +15,8 @@ from sqlalchemy import select
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_session_factory
 from app.core.error_handlers import install_error_handlers
+from app.core.jobs import build_jobs
+from app.core.mail import Mailer
 from app.core.logs import install_log_scrubbers
 from app.core.plugins import Plugins
 from app.core.middleware import (
@@ -36,7 +38,10 @@ def domain_plugins(domains: tuple[str, ...] = DOMAINS) -> list:
 
 def build_plugins(domains: tuple[str, ...] = DOMAINS) -> Plugins:
     """Every domain's hooks, registered in dependency order: the same wiring for app and worker."""
+    from app.core import mail
+
     plugins = Plugins()
+    mail.register(plugins)  # core's own job: outgoing mail
     for module in domain_plugins(domains):
         module.register(plugins)
     return plugins
@@ -94,6 +99,9 @@ def create_app(settings: Settings | None = None, *, engine=None, session_factory
 
     plugins = build_plugins()
     app.state.plugins = plugins
+    # The same queue and jobs as `marketplace worker` (see app.core.jobs).
+    app.state.jobs = build_jobs(settings, session_factory, plugins)
+    app.state.mailer = Mailer(settings, app.state.jobs)
     app.include_router(pages.router)
     for module in domain_plugins():
         for router in module.routers():

@@ -40,4 +40,11 @@ def render_item(type_: str, obj, autogen_context):
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    return not (type_ == "table" and name == "alembic_version")
+    # Alembic's own table, and the job queue's (huey's schema, made by migration 0009).
+    from app.core.jobs import QUEUE_TABLES
+
+    if type_ == "table" and (name == "alembic_version" or name in QUEUE_TABLES):
+        return False
+    if type_ == "index" and reflected and getattr(getattr(obj, "table", None), "name", None) in QUEUE_TABLES:
+        return False
+    return True

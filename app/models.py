@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from app.core.changes import ChangeLog, ChangeStamp
+from app.core.jobs import JobRun
 from app.accounts.models import Account, ApiToken, LoginAttempt, PasswordResetToken, UserSession
 from app.matching.models import Match, MatchRun
 from app.privacy.audit import AuditEvent
@@ -30,6 +31,7 @@ __all__ = [
     "ConsentRecord",
     "HelpRequest",
     "HelpRequestSkill",
+    "JobRun",
     "LoginAttempt",
     "Match",
     "MatchRun",

@@ -126,7 +126,9 @@ def db(session_factory) -> Iterator[Session]:
 
 @pytest.fixture()
 def settings(database_url, tmp_path) -> Settings:
-    return Settings(environment="test", database_url=database_url, outbox_dir=tmp_path / "outbox")
+    # Jobs run in this process right after the commit (huey's immediate mode), inside the test's
+    # rolled-back transaction; tests/core/test_jobs.py runs the real worker on a committed database.
+    return Settings(environment="test", database_url=database_url, outbox_dir=tmp_path / "outbox", jobs_immediate=True)
 
 
 @pytest.fixture()

@@ -15,7 +15,6 @@ from app.core.db import DbSession
 from app.core.errors import FieldError, InvalidInput
 from app.core import i18n
 from app.core.i18n import N_
-from app.core.mail import Mailer
 from app.core.responses import see_other
 from app.core.templating import render
 
@@ -114,7 +113,7 @@ def forgotten_password_page(request: Request) -> Response:
 def forgotten_password_submit(request: Request, db: DbSession, form: Annotated[EmailForm, Form()]) -> Response:
     settings = request.app.state.settings
     try:
-        service.request_password_reset(db, settings, Mailer(settings), email=form.email)
+        service.request_password_reset(db, settings, request.app.state.mailer, email=form.email)
     except InvalidInput as error:
         return _form_page(request, "accounts/forgotten_password.html", form, error)
     # The same answer whether or not the account exists.
@@ -206,7 +205,7 @@ def admin_create(request: Request, db: DbSession, admin: AdminOnly, form: Annota
         if role is None:
             raise InvalidInput(FieldError("role", N_("Choose community linker, council staff or administrator")))
         service.invite_account(
-            db, settings, Mailer(settings), email=form.email, name=form.name, role=role, invited_by=admin
+            db, settings, request.app.state.mailer, email=form.email, name=form.name, role=role, invited_by=admin
         )
     except InvalidInput as error:
         return _admin_page(request, db, form, error)
@@ -228,3 +227,24 @@ def admin_reactivate(request: Request, db: DbSession, admin: AdminOnly, account_
     target = service.get_account(db, account_id=account_id)
     service.set_account_active(db, account=target, active=True, actor=admin)
     return see_other(request, request.url_for("accounts:admin_accounts").path, flash="account-reactivated")
+
+
+# --- background jobs ----------------------------------------------------------------------------
+
+
+@router.get("/admin/jobs", name="accounts:admin_jobs")
+def admin_jobs(request: Request, db: DbSession, admin: AdminOnly) -> Response:
+    """Recent background jobs and those that failed for good (names, times, error types only)."""
+    from sqlalchemy import select
+
+    from app.core.jobs import JobRun, JobStatus
+
+    recent = db.execute(select(JobRun).order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(50)).scalars().all()
+    failed = (
+        db.execute(
+            select(JobRun).where(JobRun.status == JobStatus.failed).order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(50)
+        )
+        .scalars()
+        .all()
+    )
+    return render(request, "accounts/admin_jobs.html", {"recent": recent, "failed": failed})

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     match_remote_distance_part: float = 0.5
     match_candidates_per_request: int = 25
 
+    # Background jobs (app/core/jobs.py): each job is retried this many times, this far apart,
+    # before it counts as failed. `jobs_immediate` runs jobs in the process that enqueues them,
+    # just after the commit (tests; a quick look without `marketplace worker`).
+    jobs_retries: int = Field(default=3, ge=0, le=20)
+    jobs_retry_delay_seconds: float = Field(default=30.0, ge=0)
+    jobs_immediate: bool = False
+
     log_level: str = "INFO"
 
     # Per worker process: database connections, and as many request threads (so no thread waits

@@ -1,11 +1,10 @@
 """Outgoing mail: written from templates in the recipient's language, sent only after commit.
 
 `send_after_commit(db, mailer, message)` is the one call site for mail that belongs to a unit of
-work: the message waits on the database session and goes when that session's transaction
-commits; a rollback (of the whole transaction, or of the savepoint it was queued in) discards
-it, so nobody is sent a link to a row that was never saved. A later background job queue that
-lives in the database replaces the body of `send_after_commit` alone (insert the job in the same
-transaction), and the callers stay as they are.
+work: the message waits on the database session and is put on the job queue
+(`app.core.jobs.enqueue_after_commit`) when that session's transaction commits; a rollback (of the
+whole transaction, or of the savepoint it was queued in) discards it, so nobody is sent a link to
+a row that was never saved. The worker sends it as the `mail_send` job, retried on failure.
 
 Delivery is SMTP when configured, otherwise a local outbox folder (development and tests).
 """
@@ -20,16 +19,13 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
-from app.core import i18n
+from app.core import i18n, jobs
 from app.core.config import Settings
 from app.core.db import utcnow
 
 logger = logging.getLogger("marketplace.mail")
-
-_QUEUE_KEY = "marketplace.mail_after_commit"
 
 
 @dataclass(frozen=True)
@@ -40,8 +36,9 @@ class MailMessage:
 
 
 class Mailer:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, jobs: "jobs.Jobs | None" = None):
         self.settings = settings
+        self.jobs = jobs  # the queue that `send_after_commit` uses
 
     def send(self, *, to: str, subject: str, body: str) -> None:
         """Send now. Mail about database changes goes through `send_after_commit` instead."""
@@ -98,67 +95,30 @@ def render_mail(settings: Settings, template_name: str, /, *, to: str, language:
     return MailMessage(to=to, subject=subject, body=body)
 
 
-# --- after commit --------------------------------------------------------------------------------
+# --- after commit, through the job queue -------------------------------------------------------
 
-
-@dataclass
-class _Queued:
-    transaction: SessionTransaction
-    mailer: Mailer
-    message: MailMessage
+MAIL_JOB = "mail_send"
 
 
 def send_after_commit(db: Session, mailer: Mailer, message: MailMessage) -> None:
-    """Send `message` once `db`'s transaction has committed; forget it if it rolls back."""
-    _listen(db)
-    db.connection()  # make sure a transaction has begun, so the message belongs to it
-    transaction = db.get_nested_transaction() or db.get_transaction()
-    db.info.setdefault(_QUEUE_KEY, []).append(_Queued(transaction, mailer, message))
+    """Queue `message` as a mail job once `db`'s transaction has committed; forget it if it rolls
+    back. The worker sends it (and retries it) with its own settings."""
+    if mailer.jobs is None:
+        raise RuntimeError("this Mailer has no job queue: build it as Mailer(settings, jobs)")
+    task = mailer.jobs.task(MAIL_JOB)
+    jobs.enqueue_after_commit(db, task, message.to, message.subject, message.body, label=message)
 
 
 def pending_mail(db: Session) -> list[MailMessage]:
-    """What would be sent if the session committed now (for tests and diagnostics)."""
-    return [queued.message for queued in db.info.get(_QUEUE_KEY, [])]
+    """What would be queued if the session committed now (for tests and diagnostics)."""
+    return jobs.pending(db, MAIL_JOB)
 
 
-def _listen(db: Session) -> None:
-    if not event.contains(db, "after_commit", _after_commit):
-        event.listen(db, "after_commit", _after_commit)
-        event.listen(db, "after_soft_rollback", _after_soft_rollback)
-        event.listen(db, "after_transaction_end", _after_transaction_end)
+def send_mail_job(context: jobs.JobContext, to: str, subject: str, body: str, *, task: Any = None) -> None:
+    """The mail job: deliver one message (SMTP, or the outbox in development). A failure raises,
+    so the queue retries it; sending twice is possible only if SMTP fails after accepting it."""
+    Mailer(context.settings).send(to=to, subject=subject, body=body)
 
 
-def _within(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
-    while transaction is not None:
-        if transaction is ended:
-            return True
-        transaction = transaction.parent
-    return False
-
-
-def _after_soft_rollback(db: Session, previous_transaction: SessionTransaction) -> None:
-    # A rolled-back savepoint drops only what was queued inside it; the whole transaction, all.
-    queue = db.info.get(_QUEUE_KEY)
-    if queue:
-        queue[:] = [queued for queued in queue if not _within(queued.transaction, previous_transaction)]
-
-
-def _after_transaction_end(db: Session, transaction: SessionTransaction) -> None:
-    # A session closed without committing ends its transaction without a rollback event.
-    if transaction.parent is None and not transaction.nested:
-        queue = db.info.get(_QUEUE_KEY)
-        if queue:
-            queue[:] = [queued for queued in queue if not _within(queued.transaction, transaction)]
-
-
-def _after_commit(db: Session) -> None:
-    # SQLAlchemy fires this for a released savepoint too: wait for the outermost transaction.
-    # Then the data is saved whatever happens next, so a delivery failure is logged, not raised.
-    if db.in_nested_transaction():
-        return
-    queue = db.info.pop(_QUEUE_KEY, [])
-    for queued in queue:
-        try:
-            queued.mailer.send_message(queued.message)
-        except Exception as exc:  # noqa: BLE001 (mail must not undo a committed request)
-            logger.error("mail could not be sent after commit (%s): %s", type(exc).__name__, queued.message.subject)
+def register(plugins: Any) -> None:
+    plugins.add_job(jobs.JobSpec(MAIL_JOB, send_mail_job))

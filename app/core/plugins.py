@@ -25,6 +25,8 @@ PersonAccessRule = Callable[..., bool]
 Exporter = Callable[..., Any]
 # (db, person_id) -> None: remove or anonymise the domain's personal data about this person
 Eraser = Callable[..., None]
+# A background job (app.core.jobs.JobSpec): a unique name and func(context, *args, task=...)
+Job = Any
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Plugins:
     flash_messages: dict[str, str] = field(default_factory=dict)
     exporters: dict[str, Exporter] = field(default_factory=dict)
     erasers: dict[str, Eraser] = field(default_factory=dict)
+    jobs: list[Job] = field(default_factory=list)
 
     def add_flash_messages(self, messages: dict[str, str]) -> None:
         """Flash messages travel as keys (never text) in a cookie; each key belongs to one domain."""
@@ -53,6 +56,11 @@ class Plugins:
         if domain in self.erasers:
             raise ValueError(f"an eraser for {domain} is already registered")
         self.erasers[domain] = eraser
+
+    def add_job(self, job: Job) -> None:
+        if any(known.name == job.name for known in self.jobs):
+            raise ValueError(f"a job named {job.name} is already registered")
+        self.jobs.append(job)
 
     def consent_was_withdrawn(self, db: Any, *, person_id: int, purpose: Any) -> None:
         for handler in self.consent_withdrawn:

@@ -8,7 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.accounts.dependencies import api_require_role
 from app.accounts.models import Account, Role
 from app.core.db import DbSession
+from app.core.errors import NotFound
+from app.matching import jobs as matching_jobs
 from app.matching import service
+from app.matching.models import MatchRun, RunStatus
 from app.registry import service as registry
 from app.registry.dependencies import ApiCitizenActor, ApiCitizenPerson, ItemAccess, load_item
 
@@ -72,9 +75,16 @@ class RunIn(BaseModel):
     ward_code: str | None = Field(default=None, max_length=9)
 
 
+class RunQueued(BaseModel):
+    id: int
+    status: RunStatus
+
+
 class RunOut(BaseModel):
     id: int
     ward_code: str | None
+    status: RunStatus
+    error: str | None
     requests_considered: int
     offers_considered: int
     candidate_pairs: int
@@ -85,12 +95,20 @@ class RunOut(BaseModel):
     seconds: float
 
 
-@router.post("/matching/runs", status_code=201, response_model=RunOut, name="api:matching_run")
-def start_run(
-    request: Request,
-    db: DbSession,
-    account: Annotated[Account, Depends(api_require_role(Role.admin, Role.linker))],
-    body: RunIn | None = None,
-) -> RunOut:
-    run = service.run_allocation(db, request.app.state.settings, account=account, ward_code=body.ward_code if body else None)
-    return RunOut(**{k: getattr(run, k) for k in RunOut.model_fields if k != "seconds"}, seconds=run.milliseconds / 1000)
+StaffRunner = Annotated[Account, Depends(api_require_role(Role.admin, Role.linker))]
+
+
+@router.post("/matching/runs", status_code=202, response_model=RunQueued, name="api:matching_run")
+def start_run(request: Request, db: DbSession, account: StaffRunner, body: RunIn | None = None) -> RunQueued:
+    """Queue a whole-area run; the worker carries it out. Poll `GET /matching/runs/{id}`."""
+    run = matching_jobs.queue_run(db, request.app.state.jobs, account=account, ward_code=body.ward_code if body else None)
+    return RunQueued(id=run.id, status=run.status)
+
+
+@router.get("/matching/runs/{run_id}", response_model=RunOut, name="api:matching_run_status")
+def run_status(db: DbSession, account: StaffRunner, run_id: int) -> RunOut:
+    run = db.get(MatchRun, run_id)
+    if run is None:
+        raise NotFound()
+    fields = {k: getattr(run, k) for k in RunOut.model_fields if k != "seconds"}
+    return RunOut(**fields, seconds=run.milliseconds / 1000)

@@ -40,10 +40,19 @@ class Answer(str, enum.Enum):
     no = "no"
 
 
+class RunStatus(str, enum.Enum):
+    queued = "queued"  # waiting for the worker (or for another run of the same area to end)
+    running = "running"
+    finished = "finished"
+    failed = "failed"  # failed for good, after every retry; `error` says why (never personal data)
+
+
 class MatchRun(SQLModel, table=True):
     __tablename__ = "match_run"
 
     id: int | None = Field(default=None, primary_key=True)
+    status: RunStatus = Field(sa_type=enum_column(RunStatus, 16), default=RunStatus.queued)
+    error: str | None = Field(default=None, max_length=300)
     started_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
     finished_at: datetime | None = Field(sa_type=UTCDateTime, default=None)
     ward_code: str | None = Field(default=None, max_length=9)

@@ -6,8 +6,9 @@ from app.core.plugins import Plugins
 
 
 def register(plugins: Plugins) -> None:
-    from app.matching import service, views
+    from app.matching import jobs, service, views
 
+    plugins.add_job(jobs.JOB)
     plugins.item_sections.append(views.item_suggestions_section)
     plugins.consent_withdrawn.append(service.cancel_suggestions_on_withdrawal)
 

@@ -149,16 +149,23 @@ def compute_allocation(
 
 
 def run_allocation(
-    db: Session, settings: Settings, *, account: Account | None = None, ward_code: str | None = None
+    db: Session,
+    settings: Settings,
+    *,
+    account: Account | None = None,
+    ward_code: str | None = None,
+    run: MatchRun | None = None,
 ) -> MatchRun:
-    """Suggest the best whole-area set of pairs, as `suggested` matches, and record the run.
+    """Suggest the best whole-area set of pairs, as `suggested` matches, and record the run
+    (in `run` when given: a queued run that the `matching_run` job carries out).
 
     Requests that already hold an open match sit this run out, and offers bring only their
     unused places, so a re-run never duplicates what is still open.
     """
     started = time.perf_counter()
     cancel_stale_suggestions(db)
-    run = MatchRun(ward_code=ward_code, triggered_by_account_id=account.id if account else None)
+    if run is None:
+        run = MatchRun(ward_code=ward_code, triggered_by_account_id=account.id if account else None)
     db.add(run)
     db.flush()
     skills = loader.skill_maps(db)

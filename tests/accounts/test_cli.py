@@ -124,7 +124,7 @@ def _free_port() -> int:
 def _serve(url: str, port: int, outbox: Path, log: Path, **extra: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MARKETPLACE_")}
     env.update(MARKETPLACE_DATABASE_URL=url, MARKETPLACE_ENVIRONMENT="development",
-               MARKETPLACE_OUTBOX_DIR=str(outbox), **extra)  # fmt: skip
+               MARKETPLACE_OUTBOX_DIR=str(outbox), MARKETPLACE_JOBS_IMMEDIATE="1", **extra)  # fmt: skip
     with log.open("wb") as handle:
         return subprocess.Popen([MARKETPLACE, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
                                 stdout=handle, stderr=subprocess.STDOUT)  # fmt: skip

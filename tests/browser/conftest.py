@@ -175,6 +175,7 @@ def live_server(chromium_executable, databases, tmp_path_factory) -> Iterator[Li
         MARKETPLACE_DATABASE_URL=database_url,
         MARKETPLACE_OUTBOX_DIR=str(outbox),
         MARKETPLACE_BASE_URL=url,  # so the links in the mail point at this server
+        MARKETPLACE_JOBS_IMMEDIATE="1",  # mail jobs run in the server process (tests/core/test_jobs.py runs a worker)
     )
     _marketplace(["migrate"], env)
     _marketplace(

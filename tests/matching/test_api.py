@@ -10,7 +10,7 @@ from tests.conftest import api_token, sign_in
 
 SUGGESTION_KEYS = {"score", "distance_km", "shared_skills", "shared_slots", "explanation"}
 RUN_KEYS = {
-    "id", "ward_code", "requests_considered", "offers_considered", "candidate_pairs",
+    "id", "ward_code", "status", "error", "requests_considered", "offers_considered", "candidate_pairs",
     "requests_covered", "offers_used", "new_suggestions", "total_score", "seconds",
 }
 
@@ -105,6 +105,20 @@ def count_runs(db) -> tuple[int, int]:
     )
 
 
+def start_and_poll(client, headers, body=None) -> dict:
+    """POST a run (202, queued at once), then poll it until it is finished or failed."""
+    response = client.post("/api/v1/matching/runs", json=body if body is not None else {}, headers=headers)
+    assert response.status_code == 202, response.text
+    queued = response.json()
+    assert set(queued) == {"id", "status"} and queued["status"] == "queued"
+    for _ in range(50):
+        polled = client.get(f"/api/v1/matching/runs/{queued['id']}", headers=headers)
+        assert polled.status_code == 200, polled.text
+        if polled.json()["status"] in ("finished", "failed"):
+            return polled.json()
+    raise AssertionError(f"run {queued['id']} never finished")
+
+
 def test_only_admins_and_linkers_start_a_run(client, db, garden, staff, admin, linker):
     assert client.post("/api/v1/matching/runs", json={}).status_code == 401
     for who in (garden.rhian.account, staff):
@@ -112,21 +126,91 @@ def test_only_admins_and_linkers_start_a_run(client, db, garden, staff, admin, l
         assert response.status_code == 403, who.role
     assert count_runs(db) == (0, 0)
 
-    response = client.post("/api/v1/matching/runs", json={}, headers=api_token(client, admin))
-    assert response.status_code == 201
-    figures = response.json()
+    figures = start_and_poll(client, api_token(client, admin))
     assert set(figures) == RUN_KEYS
+    assert figures["status"] == "finished" and figures["error"] is None
     assert figures["requests_considered"] == 1 and figures["offers_considered"] == 3
     assert figures["requests_covered"] == 1 and figures["offers_used"] == 1 and figures["new_suggestions"] == 1
     assert figures["total_score"] > 0 and figures["seconds"] >= 0 and figures["ward_code"] is None
-    assert_private(response.text, others_of(garden))
     assert count_runs(db) == (1, 1)
     assert db.get(MatchRun, figures["id"]).triggered_by_account_id == admin.id
 
-    response = client.post("/api/v1/matching/runs", headers=api_token(client, linker))
-    assert response.status_code == 201
-    assert response.json()["new_suggestions"] == 0  # Rhian already holds an open suggestion
+    again = start_and_poll(client, api_token(client, linker))
+    assert again["status"] == "finished"
+    assert again["new_suggestions"] == 0  # Rhian already holds an open suggestion
     assert count_runs(db) == (2, 1)
+
+
+def test_run_status_is_for_admins_and_linkers_only(client, db, garden, staff, admin):
+    run = start_and_poll(client, api_token(client, admin))
+    url = f"/api/v1/matching/runs/{run['id']}"
+    assert client.get(url).status_code == 401
+    for who in (garden.rhian.account, staff):
+        assert client.get(url, headers=api_token(client, who)).status_code == 403
+    response = client.get(url, headers=api_token(client, admin))
+    assert response.status_code == 200
+    assert_private(response.text, others_of(garden))
+    assert client.get("/api/v1/matching/runs/999999", headers=api_token(client, admin)).status_code == 404
+
+
+def test_a_run_for_an_area_waits_while_another_run_holds_the_area(client, app, db, garden, admin):
+    """Two runs for the same area never overlap: while the whole borough's lock is held (as by a
+    run in progress in another process), a new run is refused, stays queued and says why; a run
+    for another area is not held up; once the lock is free the queued run goes ahead."""
+    from app.core.jobs import JobRun, JobStatus
+    from app.matching.jobs import area_lock_name, run_now
+
+    jobs = app.state.jobs
+    headers = api_token(client, admin)
+    with jobs.context.lock(area_lock_name(None)):
+        response = client.post("/api/v1/matching/runs", json={}, headers=headers)
+        assert response.status_code == 202
+        run_id = response.json()["id"]
+        waiting = client.get(f"/api/v1/matching/runs/{run_id}", headers=headers).json()
+        assert waiting["status"] == "queued"
+        assert waiting["error"] == "AreaBusy: another run for the same area was still running"
+        assert waiting["new_suggestions"] == 0 and count_runs(db) == (1, 0)
+        db.expire_all()
+        [job] = db.execute(select(JobRun).where(JobRun.name == "matching_run")).scalars().all()
+        assert job.status is JobStatus.retrying and job.attempts == 1
+
+        other = start_and_poll(client, headers, {"ward_code": "S13002483"})  # another area: not held up
+        assert other["status"] == "finished"
+
+    # The lock is free: the queued run (as its retry will) goes ahead and finishes.
+    run_now(jobs.context.settings, jobs.context, run_id)
+    done = client.get(f"/api/v1/matching/runs/{run_id}", headers=headers).json()
+    assert done["status"] == "finished" and done["error"] is None and done["new_suggestions"] == 1
+
+
+def test_a_run_whose_area_stays_busy_fails_for_good_on_its_last_try(app, db, garden):
+    from app.core.jobs import JobRefused
+    from app.matching.jobs import area_lock_name, run_now
+
+    jobs = app.state.jobs
+    run = MatchRun(ward_code=None)
+    db.add(run)
+    db.commit()
+    with jobs.context.lock(area_lock_name(None)):
+        with pytest.raises(JobRefused):
+            run_now(jobs.context.settings, jobs.context, run.id, last_try=True)
+    db.expire_all()
+    failed = db.get(MatchRun, run.id)
+    assert failed.status.value == "failed" and "another run for the same area" in failed.error
+
+
+def test_a_rolled_back_request_enqueues_no_run(app, db, garden, admin):
+    from app.core.jobs import JobRun, pending
+    from app.matching.jobs import RUN_JOB, queue_run
+
+    run = queue_run(db, app.state.jobs, account=admin, ward_code=None)
+    assert pending(db, RUN_JOB) == [None]
+    db.rollback()
+    assert pending(db, RUN_JOB) == []
+    db.commit()  # a later commit of the same session must not enqueue what was rolled back
+    assert count_runs(db) == (0, 0)
+    assert db.execute(select(JobRun)).first() is None  # no job ever ran
+    assert run.id is not None
 
 
 def test_a_run_refuses_unknown_fields(client, admin, places):
@@ -192,7 +276,7 @@ def test_withdrawing_consent_through_the_api_takes_effect_on_the_next_call(clien
     assert [s["offer_id"] for s in client.get(url, headers=rhian).json()] == [garden.gwen_offer.id]
     mine = client.get(f"/api/v1/offers/{garden.bryn_offer.id}/suggestions", headers=bryn)
     assert mine.status_code == 200 and mine.json() == []
-    run = client.post("/api/v1/matching/runs", json={}, headers=api_token(client, admin))
-    assert run.status_code == 201 and run.json()["new_suggestions"] == 1
+    run = start_and_poll(client, api_token(client, admin))
+    assert run["status"] == "finished" and run["new_suggestions"] == 1
     db.expire_all()
     assert db.execute(select(Match.offer_id, Match.request_id)).all() == [(garden.gwen_offer.id, garden.need.id)]
