@@ -9,6 +9,8 @@ import resource
 import statistics
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -34,10 +36,11 @@ def _suggest_timings(db, settings, request_ids: list[int]) -> list[float]:
     return timings
 
 
-def _suggest_timings_under_writes(factory, settings, request_ids: list[int], writes_per_second: float, seed: int) -> tuple[list[float], int]:
-    """The same suggestion calls while another thread writes through the service (an offer
-    paused, then reopened, each write its own committed transaction), as another person using
-    the site would. Each call starts a fresh transaction, as each request does."""
+@contextmanager
+def writes_in_background(factory, writes_per_second: float, seed: int) -> Iterator[list[int]]:
+    """Another person using the site: an offer paused, then reopened, `writes_per_second` times a
+    second through the service, each write its own committed transaction. Yields a one-item list
+    that counts the writes; the borough is left as it was found."""
     from app.registry import service as registry
     from app.registry.models import Offer
 
@@ -62,24 +65,30 @@ def _suggest_timings_under_writes(factory, settings, request_ids: list[int], wri
                 registry.change_status(db, kind=registry.OFFER, item=item, action=action)
                 db.commit()
                 written[0] += 1
-            for offer_id in paused:  # leave the borough as it was found
+            for offer_id in paused:
                 registry.change_status(db, kind=registry.OFFER, item=db.get(Offer, offer_id), action="reopen")
             db.commit()
 
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
-    timings = []
     try:
-        with factory() as db:
-            for request_id in request_ids:
-                db.rollback()  # a new request, a new transaction: it sees what was committed
-                started = time.perf_counter()
-                service.suggestions_for_request(db, settings, request_id=request_id, limit=10)
-                timings.append((time.perf_counter() - started) * 1000)
-                time.sleep(0.005)
+        yield written
     finally:
         stop.set()
         thread.join(timeout=60)
+
+
+def _suggest_timings_under_writes(factory, settings, request_ids: list[int], writes_per_second: float, seed: int) -> tuple[list[float], int]:
+    """The same suggestion calls while another thread writes through the service. Each call
+    starts a fresh transaction, as each request does."""
+    timings = []
+    with writes_in_background(factory, writes_per_second, seed) as written, factory() as db:
+        for request_id in request_ids:
+            db.rollback()  # a new request, a new transaction: it sees what was committed
+            started = time.perf_counter()
+            service.suggestions_for_request(db, settings, request_id=request_id, limit=10)
+            timings.append((time.perf_counter() - started) * 1000)
+            time.sleep(0.005)
     return timings, written[0]
 
 

@@ -70,11 +70,21 @@ def _log_tail(path: Path, lines: int = 30) -> str:
 def served(settings: Settings, *, start_seconds: float = SERVER_START_SECONDS) -> Iterator[tuple[str, int]]:
     """The application in a uvicorn process of its own on 127.0.0.1; yields (host, port) once
     `/healthz` answers, and stops the process afterwards."""
+    with served_process(settings, start_seconds=start_seconds) as (host, port, _process):
+        yield host, port
+
+
+@contextmanager
+def served_process(
+    settings: Settings, *, workers: int = 1, start_seconds: float = SERVER_START_SECONDS
+) -> Iterator[tuple[str, int, subprocess.Popen]]:
+    """Like `served`, with `workers` uvicorn worker processes; also yields the server process."""
     host, port = "127.0.0.1", _free_port()
     env = {**os.environ, "MARKETPLACE_DATABASE_URL": settings.database_url}
     command = [
         sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
         "--host", host, "--port", str(port), "--log-level", "warning", "--no-access-log",
+        *(["--workers", str(workers)] if workers > 1 else []),
     ]  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as directory:
         log = Path(directory) / "uvicorn.log"
@@ -96,7 +106,7 @@ def served(settings: Settings, *, start_seconds: float = SERVER_START_SECONDS) -
                 if time.monotonic() > deadline:
                     raise BenchError(f"the server did not answer /healthz within {start_seconds:g} s:\n{_log_tail(log)}")
                 time.sleep(0.1)
-            yield host, port
+            yield host, port, process
         finally:
             process.terminate()
             try:

@@ -62,6 +62,7 @@ def add_bench_commands(commands: Any) -> None:
     add_bench_import(benches)
     add_bench_pages(benches)
     add_bench_matching(benches)
+    add_bench_live(benches)
 
 
 def _bench_matching(args: argparse.Namespace) -> int:
@@ -82,3 +83,21 @@ def add_bench_matching(benches: Any) -> None:
     parser.add_argument("--writes-per-second", type=float, default=5.0, help="writes beside the timed suggestions")
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=_bench_matching)
+
+
+def _bench_live(args: argparse.Namespace) -> int:
+    from app.devtools.bench_live import cli_bench_live
+
+    return cli_bench_live(args)
+
+
+def add_bench_live(benches: Any) -> None:
+    parser = benches.add_parser("live", help="suggestions over HTTP from real uvicorn workers, quiet and under writes")
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--samples", type=int, default=50, help="citizens whose help requests are asked about")
+    parser.add_argument("--calls", type=int, default=300, help="timed calls in each phase, at least")
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long each phase lasts, at least")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=_bench_live)
