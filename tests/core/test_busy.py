@@ -4,6 +4,7 @@ get a friendly 503 with Retry-After at once instead of hanging."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 import httpx
 import pytest
@@ -41,7 +42,9 @@ def test_beyond_the_threads_and_a_short_queue_new_requests_get_503_at_once(busy_
             served = await asyncio.gather(*waiting)
             return refused, health, served
 
-    refused, health, served = asyncio.run(crowd())
+    # In a thread of its own: the browser tests' Playwright keeps an event loop in this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        refused, health, served = pool.submit(asyncio.run, crowd()).result(timeout=30)
     assert refused.status_code == 503 and refused.headers["retry-after"] == "2"
     assert ("busy" in refused.text) and "Traceback" not in refused.text
     assert health.status_code == 200
