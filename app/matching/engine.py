@@ -487,7 +487,7 @@ class Graph:
     scores: np.ndarray
 
 
-def candidate_graph(
+def candidate_graph_by_pairs(
     offers: SideTable,
     requests: SideTable,
     weights: Weights,
@@ -496,7 +496,9 @@ def candidate_graph(
     chunk_pairs: int = 2_000_000,
     workers: int = os.cpu_count() or 1,
 ) -> Graph:
-    """Each eligible request's best `per_request` offers (every feasible offer when 0).
+    """The reference for `candidate_graph`: the same graph through the suggestion path
+    (`pairs_sharing_a_key`, then `score_pairs` on every pair as a list). About ten times slower
+    on a borough; the tests check that both give the same graph.
 
     Requests are taken in chunks so that the pair arrays stay within memory.
     """
@@ -518,7 +520,9 @@ def candidate_graph(
     def one_chunk(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         o, r, shared, same_category = pairs_sharing_a_key(offers, None, requests, chunk, weights)
         scored = score_pairs(offers, o, requests, r, shared, same_category, weights, context)
-        keep = _best_per_request(scored, per_request)
+        if per_request <= 0:
+            return scored.offer_rows, scored.request_rows, scored.scores
+        keep = _best_per_request(scored.request_rows, scored.offer_rows, scored.scores, per_request)
         return scored.offer_rows[keep], scored.request_rows[keep], scored.scores[keep]
 
     # numpy releases the GIL in its loops, so chunks run side by side on the available cores.
@@ -530,19 +534,437 @@ def candidate_graph(
     return Graph(*(np.concatenate([part[i] for part in parts]) for i in range(3)))
 
 
-def _best_per_request(scored: Scored, per_request: int) -> np.ndarray:
-    """Positions of each request's best `per_request` pairs (ties: earlier offer row)."""
-    n = len(scored.scores)
-    if n == 0 or per_request <= 0:
+# --- the whole-area candidate graph, by key blocks ---------------------------------------------
+#
+# A borough's requests share a skill with about 70 million (offer, request) pairs, a third of
+# them feasible, and the graph keeps 25 of them per request. Listing every pair as index arrays
+# and gathering each column per pair (the suggestion path above) spends its time moving memory.
+# Here each key (skill) is a block: the live requests holding it against the live offers holding
+# it, cut into tiles by how the pairs can meet (and, for in-person pairs, by where the people
+# are). A tile is a small matrix, computed by broadcasting a column of request values against a
+# row of offer values: the cheap rules first, on every pair; distances and scores then only for
+# the pairs still standing. Each tile keeps what could be among a request's best, and one sort
+# at the end picks exactly the pairs the reference picks.
+#
+# Every score is computed with the same floating-point operations, in the same order, as
+# `score_pairs`, so it is the same integer; the tests compare the two graphs pair for pair.
+
+_TILE_PAIRS = 1 << 16  # pairs per tile: small enough for the temporaries to stay in cache
+_GROUP_ROWS = 48  # requests per in-person tile, near one another
+_STRIPE_GROUPS = 8  # in-person tiles per band of latitude (then cut by longitude)
+# Lower bounds of the great-circle distance, to skip it where it cannot be within a limit: at
+# least R·|Δlatitude| (111.19 km a degree), and, while |Δlongitude| <= 28°, at least 110.08 km
+# a degree of longitude times the cosine of the latitude nearer a pole. Both are taken a little
+# smaller again, far beyond any rounding.
+_KM_PER_DEGREE_LAT_AT_LEAST = 111.0
+_KM_PER_DEGREE_LON_AT_LEAST = 109.0
+_LON_BOUND_DEGREES = 28.0
+
+
+@dataclass(slots=True)
+class _Columns:
+    """Per-row columns the tiles read, each derived once with the operation `score_pairs` applies
+    per pair (a radian, a cosine, a count), so that what a tile computes is bit for bit the same."""
+
+    offers: SideTable
+    requests: SideTable
+    weights: Weights
+    by_category: bool
+    o_live: np.ndarray
+    r_live: np.ndarray
+    o_rad: np.ndarray
+    r_rad: np.ndarray
+    o_cos: np.ndarray
+    r_cos: np.ndarray
+    o_abs: np.ndarray
+    r_abs: np.ndarray
+    o_cos_box: np.ndarray  # cos(radians(|latitude|)): the box's cosine, when this side is nearer a pole
+    r_cos_box: np.ndarray
+    r_slot_count: np.ndarray
+    r_skill_count: np.ndarray
+    r_category_count: np.ndarray
+    r_single_skill_term: np.ndarray  # weights.skills * the skill part when the pair shares one skill
+    o_fresh_term: np.ndarray  # weights.fresh * the offer's fresh part
+    excluded: np.ndarray  # sorted request_row * len(offers) + offer_row: declined, or one person
+    r_excluded: np.ndarray  # rows with an excluded pair
+    o_excluded: np.ndarray
+
+    @classmethod
+    def of(cls, offers: SideTable, requests: SideTable, weights: Weights, context: Context) -> _Columns:
+        o_rad, r_rad = np.radians(offers.lat), np.radians(requests.lat)
+        o_abs, r_abs = np.abs(offers.lat), np.abs(requests.lat)
+        r_skill_count = np.maximum(1, requests.skill_count)
+        fresh_part = 1.0 - np.minimum(1.0, offers.used / np.maximum(1, offers.capacity))
+        excluded = _excluded_pairs(offers, requests, context)
+        r_excluded = np.zeros(len(requests), np.bool_)
+        o_excluded = np.zeros(len(offers), np.bool_)
+        r_excluded[excluded // max(1, len(offers))] = True
+        o_excluded[excluded % max(1, len(offers))] = True
+        return cls(
+            offers=offers,
+            requests=requests,
+            weights=weights,
+            by_category=weights.category > 0,
+            o_live=offers.eligible & (offers.expires > context.now),
+            r_live=requests.eligible & (requests.expires > context.now),
+            o_rad=o_rad,
+            r_rad=r_rad,
+            o_cos=np.cos(o_rad),
+            r_cos=np.cos(r_rad),
+            o_abs=o_abs,
+            r_abs=r_abs,
+            o_cos_box=np.cos(np.radians(o_abs)),
+            r_cos_box=np.cos(np.radians(r_abs)),
+            r_slot_count=np.maximum(1, np.bitwise_count(requests.slots)),
+            r_skill_count=r_skill_count,
+            r_category_count=np.maximum(1, requests.category_count),
+            r_single_skill_term=weights.skills * (1 / r_skill_count),
+            o_fresh_term=weights.fresh * fresh_part,
+            excluded=excluded,
+            r_excluded=r_excluded,
+            o_excluded=o_excluded,
+        )
+
+    def key_words(self, table: SideTable) -> np.ndarray:
+        return table.category_words if self.by_category else table.skill_words
+
+
+def _excluded_pairs(offers: SideTable, requests: SideTable, context: Context) -> np.ndarray:
+    """The pairs a hard rule refuses whatever else holds (declined before, or one person on both
+    sides), as sorted request_row * len(offers) + offer_row."""
+    n_offers = len(offers)
+    found = []
+    if context.declined:
+        pairs = [
+            r * n_offers + o
+            for offer_id, request_id in context.declined
+            if (o := offers.row_of.get(offer_id)) is not None and (r := requests.row_of.get(request_id)) is not None
+        ]
+        found.append(np.array(pairs, np.int64))
+    order = np.argsort(offers.person_ids, kind="stable")
+    people = offers.person_ids[order]
+    lo = np.searchsorted(people, requests.person_ids, side="left")
+    counts = np.searchsorted(people, requests.person_ids, side="right") - lo
+    total = int(counts.sum())
+    if total:
+        first = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
+        o = order[first + np.arange(total)]
+        r = np.repeat(np.arange(len(requests), dtype=np.int64), counts)
+        found.append(r * n_offers + o)
+    if not found:
+        return np.empty(0, np.int64)
+    return np.unique(np.concatenate(found))
+
+
+def _pair_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Bits shared by every row of `a` with every row of `b` (rows of 64-bit words), as a matrix."""
+    out = np.bitwise_count(a[:, None, 0] & b[None, :, 0]).astype(np.int64)
+    for word in range(1, a.shape[1]):
+        out += np.bitwise_count(a[:, None, word] & b[None, :, word])
+    return out
+
+
+def _km(c: _Columns, r: np.ndarray, o: np.ndarray) -> np.ndarray:
+    """`distance_km` of listed pairs, from the per-row radians and cosines."""
+    p1, p2 = c.o_rad[o], c.r_rad[r]
+    d_lon = c.requests.lon[r] - c.offers.lon[o]
+    h = np.sin((p2 - p1) / 2) ** 2 + c.o_cos[o] * c.r_cos[r] * np.sin(np.radians(d_lon) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+
+
+def _skill_terms(c: _Columns, r: np.ndarray, o: np.ndarray) -> np.ndarray:
+    """weights.skills * the skill part of listed pairs (every pair shares the block's key)."""
+    requests, offers, w = c.requests, c.offers, c.weights
+    if c.by_category:
+        covered = popcount(requests.skill_words[r] & offers.skill_words[o]) / c.r_skill_count[r]
+        similar = popcount(requests.category_words[r] & offers.category_words[o]) / c.r_category_count[r]
+        return w.skills * (covered + w.category * similar * (1.0 - covered))
+    terms = c.r_single_skill_term[r]
+    many = np.flatnonzero((requests.skill_count[r] > 1) & (offers.skill_count[o] > 1))
+    if len(many):
+        rm, om = r[many], o[many]
+        terms[many] = w.skills * (popcount(requests.skill_words[rm] & offers.skill_words[om]) / c.r_skill_count[rm])
+    return terms
+
+
+def _skill_terms_matrix(c: _Columns, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The same for every pair of a tile, as a matrix."""
+    requests, offers, w = c.requests, c.offers, c.weights
+    if c.by_category:
+        covered = _pair_counts(requests.skill_words[rows], offers.skill_words[cols]) / c.r_skill_count[rows][:, None]
+        similar = _pair_counts(requests.category_words[rows], offers.category_words[cols]) / c.r_category_count[rows][:, None]
+        return w.skills * (covered + w.category * similar * (1.0 - covered))
+    terms = np.broadcast_to(c.r_single_skill_term[rows][:, None], (len(rows), len(cols)))
+    many_r = np.flatnonzero(requests.skill_count[rows] > 1)
+    many_o = np.flatnonzero(offers.skill_count[cols] > 1)
+    if len(many_r) and len(many_o):
+        terms = terms.copy()
+        shared = _pair_counts(requests.skill_words[rows[many_r]], offers.skill_words[cols[many_o]])
+        terms[np.ix_(many_r, many_o)] = w.skills * (shared / c.r_skill_count[rows[many_r]][:, None])
+    return terms
+
+
+def _allowed(c: _Columns, r: np.ndarray, o: np.ndarray, below: np.ndarray | None) -> np.ndarray | None:
+    """Of listed pairs, those not left to an earlier key's block and not excluded (None: all)."""
+    refuse = None
+    if below is not None:
+        r_words = c.key_words(c.requests)[r] & below
+        early = np.flatnonzero(r_words.any(axis=1))
+        if len(early):
+            again = (r_words[early] & c.key_words(c.offers)[o[early]]).any(axis=1)
+            if again.any():
+                refuse = np.zeros(len(r), np.bool_)
+                refuse[early[again]] = True
+    if len(c.excluded):
+        maybe = np.flatnonzero(c.r_excluded[r] & c.o_excluded[o])
+        if len(maybe):
+            key = r[maybe] * len(c.offers) + o[maybe]
+            at = np.minimum(np.searchsorted(c.excluded, key), len(c.excluded) - 1)
+            hit = c.excluded[at] == key
+            if hit.any():
+                refuse = np.zeros(len(r), np.bool_) if refuse is None else refuse
+                refuse[maybe[hit]] = True
+    return None if refuse is None else ~refuse
+
+
+def _scores(c: _Columns, r: np.ndarray, o: np.ndarray, distance_terms) -> np.ndarray:
+    """The scores of listed pairs, as `score_pairs` computes them."""
+    w = c.weights
+    time_part = np.bitwise_count(c.requests.slots[r] & c.offers.slots[o]) / c.r_slot_count[r]
+    weighted = (_skill_terms(c, r, o) + distance_terms + w.time * time_part + c.o_fresh_term[o]) / w.total
+    return np.maximum(1, np.rint(SCORE_SCALE * weighted)).astype(np.int64)
+
+
+def _keep_listed(r: np.ndarray, o: np.ndarray, scores: np.ndarray, allowed, per_request: int, out: list) -> None:
+    """Of a tile's listed pairs, each request's best `per_request` (all when 0)."""
+    if allowed is not None:
+        r, o, scores = r[allowed], o[allowed], scores[allowed]
+    if per_request > 0 and len(r) > per_request:
+        keep = _best_per_request(r, o, scores, per_request)
+        r, o, scores = r[keep], o[keep], scores[keep]
+    if len(r):
+        out.append((r, o, scores))
+
+
+def _person_tile(c: _Columns, rows: np.ndarray, cols: np.ndarray, below, per_request: int, out: list) -> None:
+    """Pairs that can only meet in person: the shared free time and the box of `score_pairs`
+    on every pair, then the distance and the score for those inside the box."""
+    offers, requests = c.offers, c.requests
+    limit = np.minimum(offers.max_km[cols][None, :], requests.max_km[rows][:, None])
+    d_lon = requests.lon[rows][:, None] - offers.lon[cols][None, :]
+    cos_box = np.where(
+        c.o_abs[cols][None, :] >= c.r_abs[rows][:, None], c.o_cos_box[cols][None, :], c.r_cos_box[rows][:, None]
+    )
+    with np.errstate(invalid="ignore"):
+        maybe = (requests.slots[rows][:, None] & offers.slots[cols][None, :]) != 0
+        maybe &= np.abs(offers.lat[cols][None, :] - requests.lat[rows][:, None]) * KM_PER_DEGREE_LAT <= limit
+        maybe &= np.abs(d_lon) * KM_PER_DEGREE_LAT * cos_box <= limit
+    i, j = np.nonzero(maybe)
+    if len(i) == 0:
+        return
+    r, o, limit = rows[i], cols[j], limit[i, j]
+    km = _km(c, r, o)
+    near = np.flatnonzero(km <= limit)
+    r, o, km, limit = r[near], o[near], km[near], limit[near]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        distance_part = np.where(limit > 0, 1.0 - km / limit, 1.0)
+    scores = _scores(c, r, o, c.weights.distance * distance_part)
+    _keep_listed(r, o, scores, _allowed(c, r, o, below), per_request, out)
+
+
+def _dense_tile(c: _Columns, rows: np.ndarray, cols: np.ndarray, both: bool, below, per_request: int, out: list) -> None:
+    """Pairs that can meet by phone or online (and, when `both`, in person too where near enough,
+    which then counts as in person): every pair with a shared free time is feasible."""
+    offers, requests, w = c.offers, c.requests, c.weights
+    shared_slots = requests.slots[rows][:, None] & offers.slots[cols][None, :]
+    slot_count = np.bitwise_count(shared_slots)
+    ok = slot_count != 0
+    time_terms = w.time * (slot_count / c.r_slot_count[rows][:, None])
+    remote_term = w.distance * w.remote_distance_part
+    distance_terms = remote_term
+    if both:
+        limit = np.minimum(offers.max_km[cols][None, :], requests.max_km[rows][:, None])
+        d_lon = np.abs(requests.lon[rows][:, None] - offers.lon[cols][None, :])
+        cos_box = np.where(
+            c.o_abs[cols][None, :] >= c.r_abs[rows][:, None], c.o_cos_box[cols][None, :], c.r_cos_box[rows][:, None]
+        )
+        with np.errstate(invalid="ignore"):
+            # Certainly farther apart than the limit (see the lower bounds above): remote.
+            far = np.abs(offers.lat[cols][None, :] - requests.lat[rows][:, None]) * _KM_PER_DEGREE_LAT_AT_LEAST > limit
+            far |= (d_lon <= _LON_BOUND_DEGREES) & (d_lon * _KM_PER_DEGREE_LON_AT_LEAST * cos_box > limit)
+        i, j = np.nonzero(ok & ~far)
+        if len(i):
+            km, lim = _km(c, rows[i], cols[j]), limit[i, j]
+            near = np.flatnonzero(km <= lim)
+            if len(near):
+                i, j, km, lim = i[near], j[near], km[near], lim[near]
+                distance_terms = np.full(ok.shape, remote_term)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    distance_terms[i, j] = w.distance * np.where(lim > 0, 1.0 - km / lim, 1.0)
+    weighted = (_skill_terms_matrix(c, rows, cols) + distance_terms + time_terms + c.o_fresh_term[cols][None, :]) / w.total
+    scores = np.maximum(1, np.rint(SCORE_SCALE * weighted)).astype(np.int32)
+    scores[~ok] = 0
+    if below is not None or len(c.excluded):
+        _refuse_in_matrix(c, rows, cols, below, scores)
+    n_cols = len(cols)
+    if per_request > 0 and n_cols > per_request:
+        threshold = np.partition(scores, n_cols - per_request, axis=1)[:, n_cols - per_request]
+        keep = scores >= np.maximum(threshold, 1)[:, None]
+    else:
+        keep = scores > 0
+    i, j = np.nonzero(keep)
+    if len(i):
+        out.append((rows[i], cols[j], scores[i, j].astype(np.int64)))
+
+
+def _refuse_in_matrix(c: _Columns, rows: np.ndarray, cols: np.ndarray, below, scores: np.ndarray) -> None:
+    """Zero the tile's pairs left to an earlier key's block, and its excluded pairs."""
+    if below is not None:
+        r_words = c.key_words(c.requests)[rows] & below
+        o_words = c.key_words(c.offers)[cols] & below
+        early_r, early_o = np.flatnonzero(r_words.any(axis=1)), np.flatnonzero(o_words.any(axis=1))
+        if len(early_r) and len(early_o):
+            again = _pair_counts(r_words[early_r], o_words[early_o]) > 0
+            sub = scores[np.ix_(early_r, early_o)]
+            sub[again] = 0
+            scores[np.ix_(early_r, early_o)] = sub
+    if len(c.excluded):
+        ti = np.flatnonzero(c.r_excluded[rows])
+        tj = np.flatnonzero(c.o_excluded[cols])
+        if len(ti) and len(tj):
+            key = rows[ti][:, None].astype(np.int64) * len(c.offers) + cols[tj][None, :]
+            at = np.minimum(np.searchsorted(c.excluded, key), len(c.excluded) - 1)
+            hit = c.excluded[at] == key
+            if hit.any():
+                hi, hj = np.nonzero(hit)
+                scores[ti[hi], tj[hj]] = 0
+
+
+def _chunks_of_rows(rows: np.ndarray, n_cols: int):
+    step = max(1, _TILE_PAIRS // max(1, n_cols))
+    for start in range(0, len(rows), step):
+        yield rows[start : start + step]
+
+
+def _in_person_tiles(c: _Columns, rows: np.ndarray, cols: np.ndarray):
+    """Tiles of requests near one another, each against only the offers inside the box that their
+    travel limits allow (a box a little larger than `score_pairs` uses, so nothing is cut)."""
+    offers, requests = c.offers, c.requests
+    rows = rows[~np.isnan(requests.lat[rows]) & ~np.isnan(requests.lon[rows])]
+    cols = cols[~np.isnan(offers.lat[cols]) & ~np.isnan(offers.lon[cols])]
+    if len(rows) == 0 or len(cols) == 0:
+        return
+    cols = cols[np.argsort(offers.lat[cols], kind="stable")]
+    col_lat, col_lon, col_cos = offers.lat[cols], offers.lon[cols], c.o_cos_box[cols]
+    rows = rows[np.argsort(requests.lat[rows], kind="stable")]
+    stripe = _GROUP_ROWS * _STRIPE_GROUPS
+    for s in range(0, len(rows), stripe):
+        band = rows[s : s + stripe]
+        band = band[np.argsort(requests.lon[band], kind="stable")]
+        for g in range(0, len(band), _GROUP_ROWS):
+            group = band[g : g + _GROUP_ROWS]
+            lat, lon = requests.lat[group], requests.lon[group]
+            reach = float(requests.max_km[group].max())
+            d_lat = reach / KM_PER_DEGREE_LAT * (1 + 1e-9) + 1e-9
+            start = np.searchsorted(col_lat, lat.min() - d_lat, side="left")
+            stop = np.searchsorted(col_lat, lat.max() + d_lat, side="right")
+            if start >= stop:
+                continue
+            window = cols[start:stop]
+            # Degrees of longitude are shortest on the side nearer a pole.
+            cos_min = min(float(col_cos[start:stop].min()), float(c.r_cos_box[group].min()))
+            if cos_min > 1e-6:
+                d_lon = reach / (KM_PER_DEGREE_LAT * cos_min) * (1 + 1e-9) + 1e-9
+                w_lon = col_lon[start:stop]
+                window = window[(w_lon >= lon.min() - d_lon) & (w_lon <= lon.max() + d_lon)]
+            if len(window):
+                yield group, window
+
+
+def _block(c: _Columns, key: int, per_request: int) -> list:
+    """The pairs of one key's block that could be among their requests' best."""
+    offers, requests = c.offers, c.requests
+    o_index = offers.by_category if c.by_category else offers.by_skill
+    r_index = requests.by_category if c.by_category else requests.by_skill
+    space = offers.category_space if c.by_category else offers.skill_space
+    rows, cols = r_index[key], o_index[key]
+    rows, cols = rows[c.r_live[rows]], cols[c.o_live[cols]]
+    out: list = []
+    if len(rows) == 0 or len(cols) == 0:
+        return out
+    below = space.below(key)
+    below = below if below.any() else None
+    r_mode, o_mode = requests.mode[rows], offers.mode[cols]
+    r_person, r_remote, r_either = (rows[r_mode == m] for m in (0, 1, 2))
+    o_person, o_remote, o_either = (cols[o_mode == m] for m in (0, 1, 2))
+    # In person only (one side will not call): near one another or not at all.
+    for part_rows, part_cols in ((r_person, np.sort(np.concatenate([o_person, o_either]))), (r_either, o_person)):
+        if len(part_rows) and len(part_cols):
+            for tile_rows, tile_cols in _in_person_tiles(c, part_rows, part_cols):
+                _person_tile(c, tile_rows, tile_cols, below, per_request, out)
+    # By phone or online (one side will not meet), or either way.
+    for part_rows, part_cols, both in (
+        (r_remote, np.sort(np.concatenate([o_remote, o_either])), False),
+        (r_either, o_remote, False),
+        (r_either, o_either, True),
+    ):
+        if len(part_rows) and len(part_cols):
+            for tile_rows in _chunks_of_rows(part_rows, len(part_cols)):
+                _dense_tile(c, tile_rows, part_cols, both, below, per_request, out)
+    return out
+
+
+def candidate_graph(
+    offers: SideTable,
+    requests: SideTable,
+    weights: Weights,
+    context: Context,
+    per_request: int,
+    chunk_pairs: int = 2_000_000,
+    workers: int = os.cpu_count() or 1,
+) -> Graph:
+    """Each live request's best `per_request` offers (every feasible offer when 0), ordered by
+    request, score descending, offer row: the same graph as `candidate_graph_by_pairs`, by key
+    blocks (see above). `chunk_pairs` is the reference's; here the tiles bound the memory."""
+    columns = _Columns.of(offers, requests, weights, context)
+    r_index = requests.by_category if columns.by_category else requests.by_skill
+    o_index = offers.by_category if columns.by_category else offers.by_skill
+    keys = [key for key in r_index if key in o_index]
+    # Largest blocks first, so that the workers finish together.
+    keys.sort(key=lambda k: -len(r_index[k]) * len(o_index[k]))
+    if workers > 1 and len(keys) > 1:
+        # numpy releases the GIL in its loops, so blocks run side by side on the available cores.
+        with ThreadPoolExecutor(max_workers=min(workers, len(keys))) as pool:
+            blocks = list(pool.map(lambda key: _block(columns, key, per_request), keys))
+    else:
+        blocks = [_block(columns, key, per_request) for key in keys]
+    parts = [part for block in blocks for part in block]
+    if not parts:
+        empty = np.empty(0, np.int64)
+        return Graph(empty, empty, empty)
+    r = np.concatenate([p[0] for p in parts]).astype(np.int64)
+    o = np.concatenate([p[1] for p in parts]).astype(np.int64)
+    s = np.concatenate([p[2] for p in parts]).astype(np.int64)
+    keep = _best_per_request(r, o, s, per_request)
+    return Graph(o[keep], r[keep], s[keep])
+
+
+def _best_per_request(request_rows: np.ndarray, offer_rows: np.ndarray, scores: np.ndarray, per_request: int) -> np.ndarray:
+    """Positions of each request's best `per_request` pairs (ties: earlier offer row), in the
+    order request, score descending, offer row (all of them, in that order, when 0)."""
+    n = len(scores)
+    if n == 0:
         return np.arange(n)
     # One sort on a packed key: request, then score descending, then offer row.
     key = (
-        (scored.request_rows.astype(np.int64) << 42)
-        | ((SCORE_SCALE - scored.scores).astype(np.int64) << 31)
-        | scored.offer_rows.astype(np.int64)
+        (request_rows.astype(np.int64) << 42)
+        | ((SCORE_SCALE - scores).astype(np.int64) << 31)
+        | offer_rows.astype(np.int64)
     )
     order = np.argsort(key, kind="stable")
-    rows_sorted = scored.request_rows[order]
+    if per_request <= 0:
+        return order
+    rows_sorted = request_rows[order]
     starts = np.flatnonzero(np.r_[True, rows_sorted[1:] != rows_sorted[:-1]])
     rank = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
     return order[rank < per_request]
