@@ -552,6 +552,7 @@ def candidate_graph_by_pairs(
 _TILE_PAIRS = 1 << 16  # pairs per tile: small enough for the temporaries to stay in cache
 _GROUP_ROWS = 48  # requests per in-person tile, near one another
 _STRIPE_GROUPS = 8  # in-person tiles per band of latitude (then cut by longitude)
+_REACH_CLASSES_KM = np.array([1.0, 2.0, 3.0, 5.0, 8.0, 15.0])  # offers' travel limits, in classes
 # Lower bounds of the great-circle distance, to skip it where it cannot be within a limit: at
 # least R·|Δlatitude| (111.19 km a degree), and, while |Δlongitude| <= 28°, at least 110.08 km
 # a degree of longitude times the cosine of the latitude nearer a pole. Both are taken a little
@@ -746,33 +747,149 @@ def _keep_listed(r: np.ndarray, o: np.ndarray, scores: np.ndarray, allowed, per_
         out.append((r, o, scores))
 
 
-def _person_tile(c: _Columns, rows: np.ndarray, cols: np.ndarray, below, per_request: int, out: list) -> None:
+def _listed_counts(a: np.ndarray, b: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Bits shared by rows a[i] and b[j] (rows of 64-bit words), pair by pair."""
+    out = np.bitwise_count(a[:, 0][i] & b[:, 0][j]).astype(np.int64)
+    for word in range(1, a.shape[1]):
+        out += np.bitwise_count(a[:, word][i] & b[:, word][j])
+    return out
+
+
+def _listed_skill_terms(c: _Columns, rows: np.ndarray, cols: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """weights.skills * the skill part of the tile's pairs (rows[i], cols[j]); every pair shares
+    the block's key."""
+    requests, offers, w = c.requests, c.offers, c.weights
+    r_skill_count = c.r_skill_count[rows]
+    if c.by_category:
+        covered = _listed_counts(requests.skill_words[rows], offers.skill_words[cols], i, j) / r_skill_count[i]
+        similar = (
+            _listed_counts(requests.category_words[rows], offers.category_words[cols], i, j) / c.r_category_count[rows][i]
+        )
+        return w.skills * (covered + w.category * similar * (1.0 - covered))
+    terms = c.r_single_skill_term[rows][i]
+    r_many, o_many = requests.skill_count[rows] > 1, offers.skill_count[cols] > 1
+    if r_many.any() and o_many.any():
+        many = np.flatnonzero(r_many[i] & o_many[j])
+        if len(many):
+            im, jm = i[many], j[many]
+            shared = _listed_counts(requests.skill_words[rows], offers.skill_words[cols], im, jm)
+            terms[many] = w.skills * (shared / r_skill_count[im])
+    return terms
+
+
+def _refused(c: _Columns, rows: np.ndarray, cols: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray | None:
+    """Of a tile's listed pairs (rows[i], cols[j]), those a rule excludes whatever else holds
+    (declined, or one person on both sides), as a mask (None: none)."""
+    if len(c.excluded) == 0:
+        return None
+    r_flag, o_flag = c.r_excluded[rows], c.o_excluded[cols]
+    if not (r_flag.any() and o_flag.any()):
+        return None
+    maybe = np.flatnonzero(r_flag[i] & o_flag[j])
+    if len(maybe) == 0:
+        return None
+    key = rows[i[maybe]].astype(np.int64) * len(c.offers) + cols[j[maybe]]
+    at = np.minimum(np.searchsorted(c.excluded, key), len(c.excluded) - 1)
+    hit = c.excluded[at] == key
+    if not hit.any():
+        return None
+    refuse = np.zeros(len(i), np.bool_)
+    refuse[maybe[hit]] = True
+    return refuse
+
+
+def _packed(request_rows: np.ndarray, offer_rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """One int64 per pair that sorts by request, then score descending, then offer row."""
+    return (
+        (request_rows.astype(np.int64) << 42)
+        | ((SCORE_SCALE - scores).astype(np.int64) << 31)
+        | offer_rows.astype(np.int64)
+    )
+
+
+def _best_of_packed(keys: np.ndarray, per_request: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each request's best `per_request` pairs (all when 0) of packed pairs, each pair once, in
+    the packed order: request rows, offer rows and scores. A plain sort of the packed integers
+    (which numpy vectorises) rather than an argsort, since the keys carry the pairs themselves."""
+    keys = np.sort(keys)
+    if len(keys) > 1:
+        # A pair sharing two keys is found in both blocks, with the same score: keep it once.
+        keys = keys[np.r_[True, keys[1:] != keys[:-1]]]
+    request_rows = keys >> 42
+    if per_request > 0 and len(keys) > per_request:
+        counts = np.bincount(request_rows)
+        starts = np.cumsum(counts) - counts
+        keep = np.arange(len(keys)) - starts[request_rows] < per_request
+        keys, request_rows = keys[keep], request_rows[keep]
+    scores = SCORE_SCALE - ((keys >> 31) & ((1 << 11) - 1))
+    return request_rows, keys & ((1 << 31) - 1), scores
+
+
+def _row_thresholds(scores: np.ndarray, per_request: int) -> np.ndarray:
+    """Per row of a tile's score matrix (0: refused), its `per_request`-th best score (0 when it
+    has fewer). Sorting short rows of small integers is vectorised in numpy; a partition is
+    not, and slows down on the many zeros."""
+    n_cols = scores.shape[1]
+    return np.sort(scores, axis=1)[:, n_cols - per_request]
+
+
+def _keep_listed(
+    c: _Columns, rows: np.ndarray, cols: np.ndarray, flat: np.ndarray, scores: np.ndarray, per_request: int, out: list
+) -> None:
+    """A tile's feasible pairs, listed by position (flat = i * len(cols) + j) with their scores:
+    drop those another block scores or a rule excludes, then keep every pair that could be
+    among its request's best `per_request` (at least the row's `per_request`-th best score;
+    ties there are settled by the final sort), packed."""
+    i, j = np.divmod(flat, len(cols))
+    refuse = _refused(c, rows, cols, i, j)
+    if refuse is not None:
+        keep = ~refuse
+        flat, i, j, scores = flat[keep], i[keep], j[keep], scores[keep]
+    if per_request > 0 and len(cols) > per_request and len(flat) > per_request:
+        matrix = np.zeros(len(rows) * len(cols), np.int16)
+        matrix[flat] = scores
+        keep = scores >= _row_thresholds(matrix.reshape(len(rows), len(cols)), per_request)[i]
+        i, j, scores = i[keep], j[keep], scores[keep]
+    if len(i):
+        out.append(_packed(rows[i], cols[j], scores))
+
+
+def _person_tile(c: _Columns, rows: np.ndarray, cols: np.ndarray, per_request: int, out: list) -> None:
     """Pairs that can only meet in person: the shared free time and the box of `score_pairs`
     on every pair, then the distance and the score for those inside the box."""
-    offers, requests = c.offers, c.requests
-    limit = np.minimum(offers.max_km[cols][None, :], requests.max_km[rows][:, None])
-    d_lon = requests.lon[rows][:, None] - offers.lon[cols][None, :]
+    offers, requests, w = c.offers, c.requests, c.weights
+    r_slots, o_slots = requests.slots[rows], offers.slots[cols]
+    r_lon, o_lon = requests.lon[rows], offers.lon[cols]
+    r_max, o_max = requests.max_km[rows], offers.max_km[cols]
+    limit = np.minimum(o_max[None, :], r_max[:, None])
     cos_box = np.where(
         c.o_abs[cols][None, :] >= c.r_abs[rows][:, None], c.o_cos_box[cols][None, :], c.r_cos_box[rows][:, None]
     )
     with np.errstate(invalid="ignore"):
-        maybe = (requests.slots[rows][:, None] & offers.slots[cols][None, :]) != 0
+        maybe = (r_slots[:, None] & o_slots[None, :]) != 0
         maybe &= np.abs(offers.lat[cols][None, :] - requests.lat[rows][:, None]) * KM_PER_DEGREE_LAT <= limit
-        maybe &= np.abs(d_lon) * KM_PER_DEGREE_LAT * cos_box <= limit
-    i, j = np.nonzero(maybe)
-    if len(i) == 0:
+        maybe &= np.abs(r_lon[:, None] - o_lon[None, :]) * KM_PER_DEGREE_LAT * cos_box <= limit
+    flat = np.flatnonzero(maybe)
+    if len(flat) == 0:
         return
-    r, o, limit = rows[i], cols[j], limit[i, j]
-    km = _km(c, r, o)
-    near = np.flatnonzero(km <= limit)
-    r, o, km, limit = r[near], o[near], km[near], limit[near]
+    i, j = np.divmod(flat, len(cols))
+    lim = limit.ravel()[flat]
+    # `distance_km`, from the per-row radians and cosines.
+    p1, p2 = c.o_rad[cols][j], c.r_rad[rows][i]
+    h = np.sin((p2 - p1) / 2) ** 2 + c.o_cos[cols][j] * c.r_cos[rows][i] * np.sin(np.radians(r_lon[i] - o_lon[j]) / 2) ** 2
+    km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+    near = np.flatnonzero(km <= lim)
+    flat, i, j, km, lim = flat[near], i[near], j[near], km[near], lim[near]
     with np.errstate(invalid="ignore", divide="ignore"):
-        distance_part = np.where(limit > 0, 1.0 - km / limit, 1.0)
-    scores = _scores(c, r, o, c.weights.distance * distance_part)
-    _keep_listed(r, o, scores, _allowed(c, r, o, below), per_request, out)
+        distance_terms = w.distance * np.where(lim > 0, 1.0 - km / lim, 1.0)
+    time_part = np.bitwise_count(r_slots[i] & o_slots[j]) / c.r_slot_count[rows][i]
+    skill_terms = _listed_skill_terms(c, rows, cols, i, j)
+    weighted = (skill_terms + distance_terms + w.time * time_part + c.o_fresh_term[cols][j]) / w.total
+    scores = np.maximum(1, np.rint(SCORE_SCALE * weighted)).astype(np.int16)
+    _keep_listed(c, rows, cols, flat, scores, per_request, out)
 
 
-def _dense_tile(c: _Columns, rows: np.ndarray, cols: np.ndarray, both: bool, below, per_request: int, out: list) -> None:
+def _dense_tile(c: _Columns, rows: np.ndarray, cols: np.ndarray, both: bool, per_request: int, out: list) -> None:
     """Pairs that can meet by phone or online (and, when `both`, in person too where near enough,
     which then counts as in person): every pair with a shared free time is feasible."""
     offers, requests, w = c.offers, c.requests, c.weights
@@ -802,42 +919,30 @@ def _dense_tile(c: _Columns, rows: np.ndarray, cols: np.ndarray, both: bool, bel
                 with np.errstate(invalid="ignore", divide="ignore"):
                     distance_terms[i, j] = w.distance * np.where(lim > 0, 1.0 - km / lim, 1.0)
     weighted = (_skill_terms_matrix(c, rows, cols) + distance_terms + time_terms + c.o_fresh_term[cols][None, :]) / w.total
-    scores = np.maximum(1, np.rint(SCORE_SCALE * weighted)).astype(np.int32)
+    scores = np.maximum(1, np.rint(SCORE_SCALE * weighted)).astype(np.int16)
     scores[~ok] = 0
-    if below is not None or len(c.excluded):
-        _refuse_in_matrix(c, rows, cols, below, scores)
-    n_cols = len(cols)
-    if per_request > 0 and n_cols > per_request:
-        threshold = np.partition(scores, n_cols - per_request, axis=1)[:, n_cols - per_request]
-        keep = scores >= np.maximum(threshold, 1)[:, None]
+    if len(c.excluded):
+        _refuse_in_matrix(c, rows, cols, scores)
+    if per_request > 0 and len(cols) > per_request:
+        keep = scores >= np.maximum(1, _row_thresholds(scores, per_request))[:, None]
     else:
         keep = scores > 0
     i, j = np.nonzero(keep)
     if len(i):
-        out.append((rows[i], cols[j], scores[i, j].astype(np.int64)))
+        out.append(_packed(rows[i], cols[j], scores[i, j]))
 
 
-def _refuse_in_matrix(c: _Columns, rows: np.ndarray, cols: np.ndarray, below, scores: np.ndarray) -> None:
-    """Zero the tile's pairs left to an earlier key's block, and its excluded pairs."""
-    if below is not None:
-        r_words = c.key_words(c.requests)[rows] & below
-        o_words = c.key_words(c.offers)[cols] & below
-        early_r, early_o = np.flatnonzero(r_words.any(axis=1)), np.flatnonzero(o_words.any(axis=1))
-        if len(early_r) and len(early_o):
-            again = _pair_counts(r_words[early_r], o_words[early_o]) > 0
-            sub = scores[np.ix_(early_r, early_o)]
-            sub[again] = 0
-            scores[np.ix_(early_r, early_o)] = sub
-    if len(c.excluded):
-        ti = np.flatnonzero(c.r_excluded[rows])
-        tj = np.flatnonzero(c.o_excluded[cols])
-        if len(ti) and len(tj):
-            key = rows[ti][:, None].astype(np.int64) * len(c.offers) + cols[tj][None, :]
-            at = np.minimum(np.searchsorted(c.excluded, key), len(c.excluded) - 1)
-            hit = c.excluded[at] == key
-            if hit.any():
-                hi, hj = np.nonzero(hit)
-                scores[ti[hi], tj[hj]] = 0
+def _refuse_in_matrix(c: _Columns, rows: np.ndarray, cols: np.ndarray, scores: np.ndarray) -> None:
+    """Zero the tile's excluded pairs (declined, or one person on both sides)."""
+    ti = np.flatnonzero(c.r_excluded[rows])
+    tj = np.flatnonzero(c.o_excluded[cols])
+    if len(ti) and len(tj):
+        key = rows[ti][:, None].astype(np.int64) * len(c.offers) + cols[tj][None, :]
+        at = np.minimum(np.searchsorted(c.excluded, key), len(c.excluded) - 1)
+        hit = c.excluded[at] == key
+        if hit.any():
+            hi, hj = np.nonzero(hit)
+            scores[ti[hi], tj[hj]] = 0
 
 
 def _chunks_of_rows(rows: np.ndarray, n_cols: int):
@@ -847,15 +952,22 @@ def _chunks_of_rows(rows: np.ndarray, n_cols: int):
 
 
 def _in_person_tiles(c: _Columns, rows: np.ndarray, cols: np.ndarray):
-    """Tiles of requests near one another, each against only the offers inside the box that their
-    travel limits allow (a box a little larger than `score_pairs` uses, so nothing is cut)."""
+    """Tiles of requests near one another, each against only the offers inside the box their
+    travel limits allow (a box a little larger than `score_pairs` uses, so nothing is cut).
+    Offers are taken in classes of travel limit, since a pair's limit is the smaller one."""
     offers, requests = c.offers, c.requests
     rows = rows[~np.isnan(requests.lat[rows]) & ~np.isnan(requests.lon[rows])]
     cols = cols[~np.isnan(offers.lat[cols]) & ~np.isnan(offers.lon[cols])]
     if len(rows) == 0 or len(cols) == 0:
         return
-    cols = cols[np.argsort(offers.lat[cols], kind="stable")]
-    col_lat, col_lon, col_cos = offers.lat[cols], offers.lon[cols], c.o_cos_box[cols]
+    classes = []
+    col_class = np.searchsorted(_REACH_CLASSES_KM, offers.max_km[cols], side="left")
+    for k in np.unique(col_class).tolist():
+        members = cols[col_class == k]
+        members = members[np.argsort(offers.lat[members], kind="stable")]
+        classes.append(
+            (members, offers.lat[members], offers.lon[members], float(c.o_cos_box[members].min()), float(offers.max_km[members].max()))
+        )
     rows = rows[np.argsort(requests.lat[rows], kind="stable")]
     stripe = _GROUP_ROWS * _STRIPE_GROUPS
     for s in range(0, len(rows), stripe):
@@ -864,19 +976,26 @@ def _in_person_tiles(c: _Columns, rows: np.ndarray, cols: np.ndarray):
         for g in range(0, len(band), _GROUP_ROWS):
             group = band[g : g + _GROUP_ROWS]
             lat, lon = requests.lat[group], requests.lon[group]
-            reach = float(requests.max_km[group].max())
-            d_lat = reach / KM_PER_DEGREE_LAT * (1 + 1e-9) + 1e-9
-            start = np.searchsorted(col_lat, lat.min() - d_lat, side="left")
-            stop = np.searchsorted(col_lat, lat.max() + d_lat, side="right")
-            if start >= stop:
-                continue
-            window = cols[start:stop]
-            # Degrees of longitude are shortest on the side nearer a pole.
-            cos_min = min(float(col_cos[start:stop].min()), float(c.r_cos_box[group].min()))
-            if cos_min > 1e-6:
-                d_lon = reach / (KM_PER_DEGREE_LAT * cos_min) * (1 + 1e-9) + 1e-9
-                w_lon = col_lon[start:stop]
-                window = window[(w_lon >= lon.min() - d_lon) & (w_lon <= lon.max() + d_lon)]
+            lat_lo, lat_hi, lon_lo, lon_hi = lat.min(), lat.max(), lon.min(), lon.max()
+            group_reach = float(requests.max_km[group].max())
+            group_cos = float(c.r_cos_box[group].min())
+            windows = []
+            for members, m_lat, m_lon, m_cos, m_reach in classes:
+                reach = min(group_reach, m_reach)
+                d_lat = reach / KM_PER_DEGREE_LAT * (1 + 1e-9) + 1e-9
+                start = np.searchsorted(m_lat, lat_lo - d_lat, side="left")
+                stop = np.searchsorted(m_lat, lat_hi + d_lat, side="right")
+                if start >= stop:
+                    continue
+                # Degrees of longitude are shortest on the side nearer a pole.
+                cos_min = min(m_cos, group_cos)
+                if cos_min > 1e-6:
+                    d_lon = reach / (KM_PER_DEGREE_LAT * cos_min) * (1 + 1e-9) + 1e-9
+                    w_lon = m_lon[start:stop]
+                    windows.append(members[start:stop][(w_lon >= lon_lo - d_lon) & (w_lon <= lon_hi + d_lon)])
+                else:
+                    windows.append(members[start:stop])
+            window = np.concatenate(windows) if windows else cols[:0]
             if len(window):
                 yield group, window
 
@@ -886,14 +1005,11 @@ def _block(c: _Columns, key: int, per_request: int) -> list:
     offers, requests = c.offers, c.requests
     o_index = offers.by_category if c.by_category else offers.by_skill
     r_index = requests.by_category if c.by_category else requests.by_skill
-    space = offers.category_space if c.by_category else offers.skill_space
     rows, cols = r_index[key], o_index[key]
     rows, cols = rows[c.r_live[rows]], cols[c.o_live[cols]]
     out: list = []
     if len(rows) == 0 or len(cols) == 0:
         return out
-    below = space.below(key)
-    below = below if below.any() else None
     r_mode, o_mode = requests.mode[rows], offers.mode[cols]
     r_person, r_remote, r_either = (rows[r_mode == m] for m in (0, 1, 2))
     o_person, o_remote, o_either = (cols[o_mode == m] for m in (0, 1, 2))
@@ -901,7 +1017,7 @@ def _block(c: _Columns, key: int, per_request: int) -> list:
     for part_rows, part_cols in ((r_person, np.sort(np.concatenate([o_person, o_either]))), (r_either, o_person)):
         if len(part_rows) and len(part_cols):
             for tile_rows, tile_cols in _in_person_tiles(c, part_rows, part_cols):
-                _person_tile(c, tile_rows, tile_cols, below, per_request, out)
+                _person_tile(c, tile_rows, tile_cols, per_request, out)
     # By phone or online (one side will not meet), or either way.
     for part_rows, part_cols, both in (
         (r_remote, np.sort(np.concatenate([o_remote, o_either])), False),
@@ -910,7 +1026,7 @@ def _block(c: _Columns, key: int, per_request: int) -> list:
     ):
         if len(part_rows) and len(part_cols):
             for tile_rows in _chunks_of_rows(part_rows, len(part_cols)):
-                _dense_tile(c, tile_rows, part_cols, both, below, per_request, out)
+                _dense_tile(c, tile_rows, part_cols, both, per_request, out)
     return out
 
 
@@ -942,11 +1058,8 @@ def candidate_graph(
     if not parts:
         empty = np.empty(0, np.int64)
         return Graph(empty, empty, empty)
-    r = np.concatenate([p[0] for p in parts]).astype(np.int64)
-    o = np.concatenate([p[1] for p in parts]).astype(np.int64)
-    s = np.concatenate([p[2] for p in parts]).astype(np.int64)
-    keep = _best_per_request(r, o, s, per_request)
-    return Graph(o[keep], r[keep], s[keep])
+    r, o, s = _best_of_packed(np.concatenate(parts), per_request)
+    return Graph(o, r, s)
 
 
 def _best_per_request(request_rows: np.ndarray, offer_rows: np.ndarray, scores: np.ndarray, per_request: int) -> np.ndarray:
