@@ -540,22 +540,28 @@ def candidate_graph_by_pairs(
 # them feasible, and the graph keeps 25 of them per request. Listing every pair as index arrays
 # and gathering each column per pair (the suggestion path above) spends its time moving memory.
 # Here each key (skill) is a block: the live requests holding it against the live offers holding
-# it, cut into tiles by how the pairs can meet (and, for in-person pairs, by where the people
-# are). A tile is a small matrix, computed by broadcasting a column of request values against a
-# row of offer values: the cheap rules first, on every pair; distances and scores then only for
-# the pairs still standing. Each tile keeps what could be among a request's best, and one sort
-# at the end picks exactly the pairs the reference picks.
+# it, in parts by how the pairs can meet.
 #
+# - In person only (one side will not call): requests are grouped with their neighbours, and each
+#   group meets only the offers inside the box its travel limits allow. A group against its
+#   offers is a small matrix, computed by broadcasting a column of request values against a row
+#   of offer values: the shared free time and the box of `score_pairs` on every pair, then the
+#   distance and the score only for the pairs inside the box (about one in eight).
+# - By phone or online, or either way: every pair with a shared free time is feasible, so the
+#   score is computed on the whole matrix; distances only where a pair might be near enough.
+#
+# Each part keeps what could be among a request's best, and one sort at the end picks exactly
+# the pairs the reference picks: each request's best `per_request` by score, then offer row.
 # Every score is computed with the same floating-point operations, in the same order, as
 # `score_pairs`, so it is the same integer; the tests compare the two graphs pair for pair.
 
-_TILE_PAIRS = 1 << 16  # pairs per tile: small enough for the temporaries to stay in cache
-_GROUP_ROWS = 48  # requests per in-person tile, near one another
-_STRIPE_GROUPS = 8  # in-person tiles per band of latitude (then cut by longitude)
+_TILE_PAIRS = 1 << 17  # pairs per matrix of the remote parts
+_GROUP_ROWS = 48  # requests per in-person group, near one another
+_STRIPE_GROUPS = 8  # in-person groups per band of latitude (then cut by longitude)
 _REACH_CLASSES_KM = np.array([1.0, 2.0, 3.0, 5.0, 8.0, 15.0])  # offers' travel limits, in classes
 # Lower bounds of the great-circle distance, to skip it where it cannot be within a limit: at
-# least R·|Δlatitude| (111.19 km a degree), and, while |Δlongitude| <= 28°, at least 110.08 km
-# a degree of longitude times the cosine of the latitude nearer a pole. Both are taken a little
+# least R·|Δlatitude| (111.19 km a degree) and, while |Δlongitude| <= 28°, at least 110.08 km a
+# degree of longitude times the cosine of the latitude nearer a pole. Both are taken a little
 # smaller again, far beyond any rounding.
 _KM_PER_DEGREE_LAT_AT_LEAST = 111.0
 _KM_PER_DEGREE_LON_AT_LEAST = 109.0
@@ -564,8 +570,9 @@ _LON_BOUND_DEGREES = 28.0
 
 @dataclass(slots=True)
 class _Columns:
-    """Per-row columns the tiles read, each derived once with the operation `score_pairs` applies
-    per pair (a radian, a cosine, a count), so that what a tile computes is bit for bit the same."""
+    """Per-row columns the graph reads, each derived once with the operation `score_pairs`
+    applies per pair (a radian, a cosine, a count), so that what is computed is bit for bit the
+    same."""
 
     offers: SideTable
     requests: SideTable
@@ -579,7 +586,7 @@ class _Columns:
     r_cos: np.ndarray
     o_abs: np.ndarray
     r_abs: np.ndarray
-    o_cos_box: np.ndarray  # cos(radians(|latitude|)): the box's cosine, when this side is nearer a pole
+    o_cos_box: np.ndarray  # cos(radians(|latitude|)): the box's cosine when this side is nearer a pole
     r_cos_box: np.ndarray
     r_slot_count: np.ndarray
     r_skill_count: np.ndarray
@@ -587,7 +594,7 @@ class _Columns:
     r_single_skill_term: np.ndarray  # weights.skills * the skill part when the pair shares one skill
     o_fresh_term: np.ndarray  # weights.fresh * the offer's fresh part
     excluded: np.ndarray  # sorted request_row * len(offers) + offer_row: declined, or one person
-    r_excluded: np.ndarray  # rows with an excluded pair
+    r_excluded: np.ndarray  # rows in an excluded pair
     o_excluded: np.ndarray
 
     @classmethod
@@ -626,9 +633,6 @@ class _Columns:
             o_excluded=o_excluded,
         )
 
-    def key_words(self, table: SideTable) -> np.ndarray:
-        return table.category_words if self.by_category else table.skill_words
-
 
 def _excluded_pairs(offers: SideTable, requests: SideTable, context: Context) -> np.ndarray:
     """The pairs a hard rule refuses whatever else holds (declined before, or one person on both
@@ -657,6 +661,22 @@ def _excluded_pairs(offers: SideTable, requests: SideTable, context: Context) ->
     return np.unique(np.concatenate(found))
 
 
+def _refused(c: _Columns, r: np.ndarray, o: np.ndarray) -> np.ndarray | None:
+    """Of listed pairs, those excluded whatever else holds, as a mask (None: none)."""
+    if len(c.excluded) == 0:
+        return None
+    maybe = np.flatnonzero(c.r_excluded[r] & c.o_excluded[o])
+    if len(maybe) == 0:
+        return None
+    key = r[maybe] * len(c.offers) + o[maybe]
+    hit = c.excluded[np.minimum(np.searchsorted(c.excluded, key), len(c.excluded) - 1)] == key
+    if not hit.any():
+        return None
+    refuse = np.zeros(len(r), np.bool_)
+    refuse[maybe[hit]] = True
+    return refuse
+
+
 def _pair_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Bits shared by every row of `a` with every row of `b` (rows of 64-bit words), as a matrix."""
     out = np.bitwise_count(a[:, None, 0] & b[None, :, 0]).astype(np.int64)
@@ -665,22 +685,15 @@ def _pair_counts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _km(c: _Columns, r: np.ndarray, o: np.ndarray) -> np.ndarray:
-    """`distance_km` of listed pairs, from the per-row radians and cosines."""
-    p1, p2 = c.o_rad[o], c.r_rad[r]
-    d_lon = c.requests.lon[r] - c.offers.lon[o]
-    h = np.sin((p2 - p1) / 2) ** 2 + c.o_cos[o] * c.r_cos[r] * np.sin(np.radians(d_lon) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
-
-
 def _skill_terms(c: _Columns, r: np.ndarray, o: np.ndarray) -> np.ndarray:
-    """weights.skills * the skill part of listed pairs (every pair shares the block's key)."""
+    """weights.skills * the skill part, as `score_pairs` computes it, of listed pairs sharing a key."""
     requests, offers, w = c.requests, c.offers, c.weights
     if c.by_category:
         covered = popcount(requests.skill_words[r] & offers.skill_words[o]) / c.r_skill_count[r]
         similar = popcount(requests.category_words[r] & offers.category_words[o]) / c.r_category_count[r]
         return w.skills * (covered + w.category * similar * (1.0 - covered))
     terms = c.r_single_skill_term[r]
+    # Only sides holding more than one skill can share more than the block's.
     many = np.flatnonzero((requests.skill_count[r] > 1) & (offers.skill_count[o] > 1))
     if len(many):
         rm, om = r[many], o[many]
@@ -689,7 +702,7 @@ def _skill_terms(c: _Columns, r: np.ndarray, o: np.ndarray) -> np.ndarray:
 
 
 def _skill_terms_matrix(c: _Columns, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """The same for every pair of a tile, as a matrix."""
+    """The same for every pair of a matrix of requests and offers sharing a key."""
     requests, offers, w = c.requests, c.offers, c.weights
     if c.by_category:
         covered = _pair_counts(requests.skill_words[rows], offers.skill_words[cols]) / c.r_skill_count[rows][:, None]
@@ -705,97 +718,12 @@ def _skill_terms_matrix(c: _Columns, rows: np.ndarray, cols: np.ndarray) -> np.n
     return terms
 
 
-def _allowed(c: _Columns, r: np.ndarray, o: np.ndarray, below: np.ndarray | None) -> np.ndarray | None:
-    """Of listed pairs, those not left to an earlier key's block and not excluded (None: all)."""
-    refuse = None
-    if below is not None:
-        r_words = c.key_words(c.requests)[r] & below
-        early = np.flatnonzero(r_words.any(axis=1))
-        if len(early):
-            again = (r_words[early] & c.key_words(c.offers)[o[early]]).any(axis=1)
-            if again.any():
-                refuse = np.zeros(len(r), np.bool_)
-                refuse[early[again]] = True
-    if len(c.excluded):
-        maybe = np.flatnonzero(c.r_excluded[r] & c.o_excluded[o])
-        if len(maybe):
-            key = r[maybe] * len(c.offers) + o[maybe]
-            at = np.minimum(np.searchsorted(c.excluded, key), len(c.excluded) - 1)
-            hit = c.excluded[at] == key
-            if hit.any():
-                refuse = np.zeros(len(r), np.bool_) if refuse is None else refuse
-                refuse[maybe[hit]] = True
-    return None if refuse is None else ~refuse
-
-
-def _scores(c: _Columns, r: np.ndarray, o: np.ndarray, distance_terms) -> np.ndarray:
-    """The scores of listed pairs, as `score_pairs` computes them."""
-    w = c.weights
-    time_part = np.bitwise_count(c.requests.slots[r] & c.offers.slots[o]) / c.r_slot_count[r]
-    weighted = (_skill_terms(c, r, o) + distance_terms + w.time * time_part + c.o_fresh_term[o]) / w.total
-    return np.maximum(1, np.rint(SCORE_SCALE * weighted)).astype(np.int64)
-
-
-def _keep_listed(r: np.ndarray, o: np.ndarray, scores: np.ndarray, allowed, per_request: int, out: list) -> None:
-    """Of a tile's listed pairs, each request's best `per_request` (all when 0)."""
-    if allowed is not None:
-        r, o, scores = r[allowed], o[allowed], scores[allowed]
-    if per_request > 0 and len(r) > per_request:
-        keep = _best_per_request(r, o, scores, per_request)
-        r, o, scores = r[keep], o[keep], scores[keep]
-    if len(r):
-        out.append((r, o, scores))
-
-
-def _listed_counts(a: np.ndarray, b: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Bits shared by rows a[i] and b[j] (rows of 64-bit words), pair by pair."""
-    out = np.bitwise_count(a[:, 0][i] & b[:, 0][j]).astype(np.int64)
-    for word in range(1, a.shape[1]):
-        out += np.bitwise_count(a[:, word][i] & b[:, word][j])
-    return out
-
-
-def _listed_skill_terms(c: _Columns, rows: np.ndarray, cols: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """weights.skills * the skill part of the tile's pairs (rows[i], cols[j]); every pair shares
-    the block's key."""
-    requests, offers, w = c.requests, c.offers, c.weights
-    r_skill_count = c.r_skill_count[rows]
-    if c.by_category:
-        covered = _listed_counts(requests.skill_words[rows], offers.skill_words[cols], i, j) / r_skill_count[i]
-        similar = (
-            _listed_counts(requests.category_words[rows], offers.category_words[cols], i, j) / c.r_category_count[rows][i]
-        )
-        return w.skills * (covered + w.category * similar * (1.0 - covered))
-    terms = c.r_single_skill_term[rows][i]
-    r_many, o_many = requests.skill_count[rows] > 1, offers.skill_count[cols] > 1
-    if r_many.any() and o_many.any():
-        many = np.flatnonzero(r_many[i] & o_many[j])
-        if len(many):
-            im, jm = i[many], j[many]
-            shared = _listed_counts(requests.skill_words[rows], offers.skill_words[cols], im, jm)
-            terms[many] = w.skills * (shared / r_skill_count[im])
-    return terms
-
-
-def _refused(c: _Columns, rows: np.ndarray, cols: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray | None:
-    """Of a tile's listed pairs (rows[i], cols[j]), those a rule excludes whatever else holds
-    (declined, or one person on both sides), as a mask (None: none)."""
-    if len(c.excluded) == 0:
-        return None
-    r_flag, o_flag = c.r_excluded[rows], c.o_excluded[cols]
-    if not (r_flag.any() and o_flag.any()):
-        return None
-    maybe = np.flatnonzero(r_flag[i] & o_flag[j])
-    if len(maybe) == 0:
-        return None
-    key = rows[i[maybe]].astype(np.int64) * len(c.offers) + cols[j[maybe]]
-    at = np.minimum(np.searchsorted(c.excluded, key), len(c.excluded) - 1)
-    hit = c.excluded[at] == key
-    if not hit.any():
-        return None
-    refuse = np.zeros(len(i), np.bool_)
-    refuse[maybe[hit]] = True
-    return refuse
+def _km(c: _Columns, r: np.ndarray, o: np.ndarray) -> np.ndarray:
+    """`distance_km` of listed pairs, from the per-row radians and cosines."""
+    p1, p2 = c.o_rad[o], c.r_rad[r]
+    d_lon = c.requests.lon[r] - c.offers.lon[o]
+    h = np.sin((p2 - p1) / 2) ** 2 + c.o_cos[o] * c.r_cos[r] * np.sin(np.radians(d_lon) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
 
 
 def _packed(request_rows: np.ndarray, offer_rows: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -808,9 +736,9 @@ def _packed(request_rows: np.ndarray, offer_rows: np.ndarray, scores: np.ndarray
 
 
 def _best_of_packed(keys: np.ndarray, per_request: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each request's best `per_request` pairs (all when 0) of packed pairs, each pair once, in
-    the packed order: request rows, offer rows and scores. A plain sort of the packed integers
-    (which numpy vectorises) rather than an argsort, since the keys carry the pairs themselves."""
+    """Each request's best `per_request` packed pairs (all when 0), each pair once, in packed
+    order, as request rows, offer rows and scores. A plain sort of the packed integers (which
+    numpy vectorises) rather than an argsort: the keys carry the pairs themselves."""
     keys = np.sort(keys)
     if len(keys) > 1:
         # A pair sharing two keys is found in both blocks, with the same score: keep it once.
@@ -825,136 +753,10 @@ def _best_of_packed(keys: np.ndarray, per_request: int) -> tuple[np.ndarray, np.
     return request_rows, keys & ((1 << 31) - 1), scores
 
 
-def _row_thresholds(scores: np.ndarray, per_request: int) -> np.ndarray:
-    """Per row of a tile's score matrix (0: refused), its `per_request`-th best score (0 when it
-    has fewer). Sorting short rows of small integers is vectorised in numpy; a partition is
-    not, and slows down on the many zeros."""
-    n_cols = scores.shape[1]
-    return np.sort(scores, axis=1)[:, n_cols - per_request]
-
-
-def _keep_listed(
-    c: _Columns, rows: np.ndarray, cols: np.ndarray, flat: np.ndarray, scores: np.ndarray, per_request: int, out: list
-) -> None:
-    """A tile's feasible pairs, listed by position (flat = i * len(cols) + j) with their scores:
-    drop those another block scores or a rule excludes, then keep every pair that could be
-    among its request's best `per_request` (at least the row's `per_request`-th best score;
-    ties there are settled by the final sort), packed."""
-    i, j = np.divmod(flat, len(cols))
-    refuse = _refused(c, rows, cols, i, j)
-    if refuse is not None:
-        keep = ~refuse
-        flat, i, j, scores = flat[keep], i[keep], j[keep], scores[keep]
-    if per_request > 0 and len(cols) > per_request and len(flat) > per_request:
-        matrix = np.zeros(len(rows) * len(cols), np.int16)
-        matrix[flat] = scores
-        keep = scores >= _row_thresholds(matrix.reshape(len(rows), len(cols)), per_request)[i]
-        i, j, scores = i[keep], j[keep], scores[keep]
-    if len(i):
-        out.append(_packed(rows[i], cols[j], scores))
-
-
-def _person_tile(c: _Columns, rows: np.ndarray, cols: np.ndarray, per_request: int, out: list) -> None:
-    """Pairs that can only meet in person: the shared free time and the box of `score_pairs`
-    on every pair, then the distance and the score for those inside the box."""
-    offers, requests, w = c.offers, c.requests, c.weights
-    r_slots, o_slots = requests.slots[rows], offers.slots[cols]
-    r_lon, o_lon = requests.lon[rows], offers.lon[cols]
-    r_max, o_max = requests.max_km[rows], offers.max_km[cols]
-    limit = np.minimum(o_max[None, :], r_max[:, None])
-    cos_box = np.where(
-        c.o_abs[cols][None, :] >= c.r_abs[rows][:, None], c.o_cos_box[cols][None, :], c.r_cos_box[rows][:, None]
-    )
-    with np.errstate(invalid="ignore"):
-        maybe = (r_slots[:, None] & o_slots[None, :]) != 0
-        maybe &= np.abs(offers.lat[cols][None, :] - requests.lat[rows][:, None]) * KM_PER_DEGREE_LAT <= limit
-        maybe &= np.abs(r_lon[:, None] - o_lon[None, :]) * KM_PER_DEGREE_LAT * cos_box <= limit
-    flat = np.flatnonzero(maybe)
-    if len(flat) == 0:
-        return
-    i, j = np.divmod(flat, len(cols))
-    lim = limit.ravel()[flat]
-    # `distance_km`, from the per-row radians and cosines.
-    p1, p2 = c.o_rad[cols][j], c.r_rad[rows][i]
-    h = np.sin((p2 - p1) / 2) ** 2 + c.o_cos[cols][j] * c.r_cos[rows][i] * np.sin(np.radians(r_lon[i] - o_lon[j]) / 2) ** 2
-    km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
-    near = np.flatnonzero(km <= lim)
-    flat, i, j, km, lim = flat[near], i[near], j[near], km[near], lim[near]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        distance_terms = w.distance * np.where(lim > 0, 1.0 - km / lim, 1.0)
-    time_part = np.bitwise_count(r_slots[i] & o_slots[j]) / c.r_slot_count[rows][i]
-    skill_terms = _listed_skill_terms(c, rows, cols, i, j)
-    weighted = (skill_terms + distance_terms + w.time * time_part + c.o_fresh_term[cols][j]) / w.total
-    scores = np.maximum(1, np.rint(SCORE_SCALE * weighted)).astype(np.int16)
-    _keep_listed(c, rows, cols, flat, scores, per_request, out)
-
-
-def _dense_tile(c: _Columns, rows: np.ndarray, cols: np.ndarray, both: bool, per_request: int, out: list) -> None:
-    """Pairs that can meet by phone or online (and, when `both`, in person too where near enough,
-    which then counts as in person): every pair with a shared free time is feasible."""
-    offers, requests, w = c.offers, c.requests, c.weights
-    shared_slots = requests.slots[rows][:, None] & offers.slots[cols][None, :]
-    slot_count = np.bitwise_count(shared_slots)
-    ok = slot_count != 0
-    time_terms = w.time * (slot_count / c.r_slot_count[rows][:, None])
-    remote_term = w.distance * w.remote_distance_part
-    distance_terms = remote_term
-    if both:
-        limit = np.minimum(offers.max_km[cols][None, :], requests.max_km[rows][:, None])
-        d_lon = np.abs(requests.lon[rows][:, None] - offers.lon[cols][None, :])
-        cos_box = np.where(
-            c.o_abs[cols][None, :] >= c.r_abs[rows][:, None], c.o_cos_box[cols][None, :], c.r_cos_box[rows][:, None]
-        )
-        with np.errstate(invalid="ignore"):
-            # Certainly farther apart than the limit (see the lower bounds above): remote.
-            far = np.abs(offers.lat[cols][None, :] - requests.lat[rows][:, None]) * _KM_PER_DEGREE_LAT_AT_LEAST > limit
-            far |= (d_lon <= _LON_BOUND_DEGREES) & (d_lon * _KM_PER_DEGREE_LON_AT_LEAST * cos_box > limit)
-        i, j = np.nonzero(ok & ~far)
-        if len(i):
-            km, lim = _km(c, rows[i], cols[j]), limit[i, j]
-            near = np.flatnonzero(km <= lim)
-            if len(near):
-                i, j, km, lim = i[near], j[near], km[near], lim[near]
-                distance_terms = np.full(ok.shape, remote_term)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    distance_terms[i, j] = w.distance * np.where(lim > 0, 1.0 - km / lim, 1.0)
-    weighted = (_skill_terms_matrix(c, rows, cols) + distance_terms + time_terms + c.o_fresh_term[cols][None, :]) / w.total
-    scores = np.maximum(1, np.rint(SCORE_SCALE * weighted)).astype(np.int16)
-    scores[~ok] = 0
-    if len(c.excluded):
-        _refuse_in_matrix(c, rows, cols, scores)
-    if per_request > 0 and len(cols) > per_request:
-        keep = scores >= np.maximum(1, _row_thresholds(scores, per_request))[:, None]
-    else:
-        keep = scores > 0
-    i, j = np.nonzero(keep)
-    if len(i):
-        out.append(_packed(rows[i], cols[j], scores[i, j]))
-
-
-def _refuse_in_matrix(c: _Columns, rows: np.ndarray, cols: np.ndarray, scores: np.ndarray) -> None:
-    """Zero the tile's excluded pairs (declined, or one person on both sides)."""
-    ti = np.flatnonzero(c.r_excluded[rows])
-    tj = np.flatnonzero(c.o_excluded[cols])
-    if len(ti) and len(tj):
-        key = rows[ti][:, None].astype(np.int64) * len(c.offers) + cols[tj][None, :]
-        at = np.minimum(np.searchsorted(c.excluded, key), len(c.excluded) - 1)
-        hit = c.excluded[at] == key
-        if hit.any():
-            hi, hj = np.nonzero(hit)
-            scores[ti[hi], tj[hj]] = 0
-
-
-def _chunks_of_rows(rows: np.ndarray, n_cols: int):
-    step = max(1, _TILE_PAIRS // max(1, n_cols))
-    for start in range(0, len(rows), step):
-        yield rows[start : start + step]
-
-
-def _in_person_tiles(c: _Columns, rows: np.ndarray, cols: np.ndarray):
-    """Tiles of requests near one another, each against only the offers inside the box their
-    travel limits allow (a box a little larger than `score_pairs` uses, so nothing is cut).
-    Offers are taken in classes of travel limit, since a pair's limit is the smaller one."""
+def _in_person_groups(c: _Columns, rows: np.ndarray, cols: np.ndarray):
+    """Groups of requests near one another, each with only the offers inside the box their travel
+    limits allow (a box a little larger than `score_pairs` uses, so nothing is cut). Offers are
+    taken in classes of travel limit, since a pair's limit is the smaller of the two."""
     offers, requests = c.offers, c.requests
     rows = rows[~np.isnan(requests.lat[rows]) & ~np.isnan(requests.lon[rows])]
     cols = cols[~np.isnan(offers.lat[cols]) & ~np.isnan(offers.lon[cols])]
@@ -1000,33 +802,137 @@ def _in_person_tiles(c: _Columns, rows: np.ndarray, cols: np.ndarray):
                 yield group, window
 
 
-def _block(c: _Columns, key: int, per_request: int) -> list:
-    """The pairs of one key's block that could be among their requests' best."""
+def _in_person_part(c: _Columns, rows: np.ndarray, cols: np.ndarray, per_request: int, out: list) -> None:
+    """Pairs that can only meet in person, group by group: the shared free time and the box of
+    `score_pairs` on every pair of the group's matrix, then the distance and the score for the
+    pairs inside the box. Keeps each request's pairs scoring at least its `per_request`-th best
+    (ties go to the final sort)."""
+    offers, requests, w = c.offers, c.requests, c.weights
+    for group, window in _in_person_groups(c, rows, cols):
+        r_slots, o_slots = requests.slots[group], offers.slots[window]
+        r_lon, o_lon = requests.lon[group], offers.lon[window]
+        limit = np.minimum(offers.max_km[window][None, :], requests.max_km[group][:, None])
+        cos_box = np.where(
+            c.o_abs[window][None, :] >= c.r_abs[group][:, None], c.o_cos_box[window][None, :], c.r_cos_box[group][:, None]
+        )
+        with np.errstate(invalid="ignore"):
+            inside = (r_slots[:, None] & o_slots[None, :]) != 0
+            inside &= np.abs(offers.lat[window][None, :] - requests.lat[group][:, None]) * KM_PER_DEGREE_LAT <= limit
+            inside &= np.abs(r_lon[:, None] - o_lon[None, :]) * KM_PER_DEGREE_LAT * cos_box <= limit
+        flat = np.flatnonzero(inside)
+        if len(flat) == 0:
+            continue
+        i, j = np.divmod(flat, len(window))
+        lim = limit.ravel()[flat]
+        # `distance_km`, from the per-row radians and cosines of the group and its window.
+        p1, p2 = c.o_rad[window][j], c.r_rad[group][i]
+        h = np.sin((p2 - p1) / 2) ** 2 + c.o_cos[window][j] * c.r_cos[group][i] * np.sin(np.radians(r_lon[i] - o_lon[j]) / 2) ** 2
+        km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+        near = np.flatnonzero(km <= lim)
+        flat, i, j, km, lim = flat[near], i[near], j[near], km[near], lim[near]
+        r, o = group[i], window[j]
+        refuse = _refused(c, r, o)
+        if refuse is not None:
+            keep = ~refuse
+            flat, i, j, r, o, km, lim = flat[keep], i[keep], j[keep], r[keep], o[keep], km[keep], lim[keep]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            distance_terms = w.distance * np.where(lim > 0, 1.0 - km / lim, 1.0)
+        time_part = np.bitwise_count(r_slots[i] & o_slots[j]) / c.r_slot_count[group][i]
+        weighted = (_skill_terms(c, r, o) + distance_terms + w.time * time_part + c.o_fresh_term[window][j]) / w.total
+        scores = np.maximum(1, np.rint(SCORE_SCALE * weighted)).astype(np.int16)
+        if per_request > 0 and len(window) > per_request and len(flat) > per_request:
+            matrix = np.zeros(len(group) * len(window), np.int16)
+            matrix[flat] = scores
+            keep = scores >= _row_thresholds(matrix.reshape(len(group), len(window)), per_request)[i]
+            r, o, scores = r[keep], o[keep], scores[keep]
+        out.append(_packed(r, o, scores))
+
+
+def _row_thresholds(scores: np.ndarray, per_request: int) -> np.ndarray:
+    """Per row of a matrix of scores (0: refused), its `per_request`-th best score (0 when it has
+    fewer). Sorting short rows of small integers is vectorised in numpy; a partition is not, and
+    slows down on the many zeros."""
+    return np.sort(scores, axis=1)[:, scores.shape[1] - per_request]
+
+
+def _remote_matrix(c: _Columns, rows: np.ndarray, cols: np.ndarray, both: bool, per_request: int, out: list) -> None:
+    """Pairs that can meet by phone or online (and, when `both`, in person too where near enough,
+    which then counts as in person): every pair with a shared free time is feasible. Keeps each
+    request's pairs scoring at least its `per_request`-th best (ties go to the final sort)."""
+    offers, requests, w = c.offers, c.requests, c.weights
+    slot_count = np.bitwise_count(requests.slots[rows][:, None] & offers.slots[cols][None, :])
+    ok = slot_count != 0
+    time_terms = w.time * (slot_count / c.r_slot_count[rows][:, None])
+    remote_term = w.distance * w.remote_distance_part
+    distance_terms = remote_term
+    if both:
+        limit = np.minimum(offers.max_km[cols][None, :], requests.max_km[rows][:, None])
+        d_lon = np.abs(requests.lon[rows][:, None] - offers.lon[cols][None, :])
+        cos_box = np.where(
+            c.o_abs[cols][None, :] >= c.r_abs[rows][:, None], c.o_cos_box[cols][None, :], c.r_cos_box[rows][:, None]
+        )
+        with np.errstate(invalid="ignore"):
+            # Certainly farther apart than the limit (see the lower bounds above): remote.
+            far = np.abs(offers.lat[cols][None, :] - requests.lat[rows][:, None]) * _KM_PER_DEGREE_LAT_AT_LEAST > limit
+            far |= (d_lon <= _LON_BOUND_DEGREES) & (d_lon * _KM_PER_DEGREE_LON_AT_LEAST * cos_box > limit)
+        flat = np.flatnonzero(ok & ~far)
+        if len(flat):
+            i, j = np.divmod(flat, len(cols))
+            km, lim = _km(c, rows[i], cols[j]), limit.ravel()[flat]
+            near = np.flatnonzero(km <= lim)
+            if len(near):
+                flat, km, lim = flat[near], km[near], lim[near]
+                distance_terms = np.full(ok.shape, remote_term)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    distance_terms.ravel()[flat] = w.distance * np.where(lim > 0, 1.0 - km / lim, 1.0)
+    weighted = (_skill_terms_matrix(c, rows, cols) + distance_terms + time_terms + c.o_fresh_term[cols][None, :]) / w.total
+    scores = np.maximum(1, np.rint(SCORE_SCALE * weighted)).astype(np.int16)
+    scores[~ok] = 0
+    if len(c.excluded):
+        ti, tj = np.flatnonzero(c.r_excluded[rows]), np.flatnonzero(c.o_excluded[cols])
+        if len(ti) and len(tj):
+            r, o = np.repeat(rows[ti], len(tj)), np.tile(cols[tj], len(ti))
+            refuse = _refused(c, r, o)
+            if refuse is not None:
+                hit = np.flatnonzero(refuse)
+                scores[ti[hit // len(tj)], tj[hit % len(tj)]] = 0
+    n_cols = len(cols)
+    if per_request > 0 and n_cols > per_request:
+        keep = scores >= np.maximum(1, _row_thresholds(scores, per_request))[:, None]
+    else:
+        keep = scores > 0
+    i, j = np.nonzero(keep)
+    if len(i):
+        out.append(_packed(rows[i], cols[j], scores[i, j]))
+
+
+def _block(c: _Columns, key: int, per_request: int) -> list[np.ndarray]:
+    """Packed pairs of one key's block that could be among their requests' best."""
     offers, requests = c.offers, c.requests
     o_index = offers.by_category if c.by_category else offers.by_skill
     r_index = requests.by_category if c.by_category else requests.by_skill
     rows, cols = r_index[key], o_index[key]
     rows, cols = rows[c.r_live[rows]], cols[c.o_live[cols]]
-    out: list = []
+    out: list[np.ndarray] = []
     if len(rows) == 0 or len(cols) == 0:
         return out
     r_mode, o_mode = requests.mode[rows], offers.mode[cols]
     r_person, r_remote, r_either = (rows[r_mode == m] for m in (0, 1, 2))
     o_person, o_remote, o_either = (cols[o_mode == m] for m in (0, 1, 2))
-    # In person only (one side will not call): near one another or not at all.
-    for part_rows, part_cols in ((r_person, np.sort(np.concatenate([o_person, o_either]))), (r_either, o_person)):
+    # In person only (one side will not call).
+    for part_rows, part_cols in ((r_person, np.concatenate([o_person, o_either])), (r_either, o_person)):
         if len(part_rows) and len(part_cols):
-            for tile_rows, tile_cols in _in_person_tiles(c, part_rows, part_cols):
-                _person_tile(c, tile_rows, tile_cols, per_request, out)
-    # By phone or online (one side will not meet), or either way.
+            _in_person_part(c, part_rows, part_cols, per_request, out)
+    # By phone or online only (one side will not meet), or either way.
     for part_rows, part_cols, both in (
         (r_remote, np.sort(np.concatenate([o_remote, o_either])), False),
         (r_either, o_remote, False),
         (r_either, o_either, True),
     ):
         if len(part_rows) and len(part_cols):
-            for tile_rows in _chunks_of_rows(part_rows, len(part_cols)):
-                _dense_tile(c, tile_rows, part_cols, both, per_request, out)
+            step = max(1, _TILE_PAIRS // len(part_cols))
+            for start in range(0, len(part_rows), step):
+                _remote_matrix(c, part_rows[start : start + step], part_cols, both, per_request, out)
     return out
 
 
@@ -1041,7 +947,7 @@ def candidate_graph(
 ) -> Graph:
     """Each live request's best `per_request` offers (every feasible offer when 0), ordered by
     request, score descending, offer row: the same graph as `candidate_graph_by_pairs`, by key
-    blocks (see above). `chunk_pairs` is the reference's; here the tiles bound the memory."""
+    blocks (see above). `chunk_pairs` is the reference's; here the blocks bound the memory."""
     columns = _Columns.of(offers, requests, weights, context)
     r_index = requests.by_category if columns.by_category else requests.by_skill
     o_index = offers.by_category if columns.by_category else offers.by_skill
