@@ -115,17 +115,90 @@ class KeySpace:
         return out
 
 
+    def words_of(self, rows: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
+        """The same as `words_for`, from (row, key) pairs: the bits of n rows."""
+        out = np.zeros((n, self.words), np.uint64)
+        if len(keys) == 0 or not self.bit:
+            return out
+        known = np.fromiter(self.bit, np.int64, len(self.bit))  # sorted
+        at = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+        found = known[at] == keys
+        rows, bits = rows[found], at[found]  # a key's bit is its place in sorted order
+        # Each (row, key) pair once, so adding the bits sets them.
+        pairs = np.unique(rows.astype(np.int64) * (len(known) + 1) + bits)
+        rows, bits = pairs // (len(known) + 1), pairs % (len(known) + 1)
+        np.add.at(out, (rows, bits // 64), np.left_shift(np.uint64(1), (bits % 64).astype(np.uint64)))
+        return out
+
+
 def key_spaces(*groups: Sequence[Side]) -> tuple[KeySpace, KeySpace]:
     sides = [side for group in groups for side in group]
     return KeySpace(k for s in sides for k in s.skills), KeySpace(k for s in sides for k in s.categories)
+
+
+@dataclass(slots=True)
+class SideColumns:
+    """Many sides as they come from the database, column by column (rows in id order), with
+    their skills as (row, skill) pairs: what `SideTable.from_columns` needs, without a `Side`
+    object per row."""
+
+    ids: np.ndarray
+    person_ids: np.ndarray
+    mode: np.ndarray  # MODE_CODES
+    lat: np.ndarray  # nan where unknown
+    lon: np.ndarray
+    max_km: np.ndarray
+    slots: np.ndarray
+    capacity: np.ndarray
+    used: np.ndarray
+    expires: np.ndarray  # seconds since the epoch; inf when never
+    skill_rows: np.ndarray
+    skill_ids: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def category_pairs(self, categories: Mapping[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(row, category) pairs, each once, for the skills that have a category."""
+        if not categories or len(self.skill_ids) == 0:
+            empty = np.empty(0, np.int64)
+            return empty, empty
+        skills = np.fromiter(categories, np.int64, len(categories))
+        order = np.argsort(skills)
+        skills, of = skills[order], np.fromiter(categories.values(), np.int64, len(categories))[order]
+        at = np.minimum(np.searchsorted(skills, self.skill_ids), len(skills) - 1)
+        found = skills[at] == self.skill_ids
+        rows, cats = self.skill_rows[found], of[at[found]]
+        pairs = np.unique(np.stack([rows, cats], axis=1), axis=0) if len(rows) else np.empty((0, 2), np.int64)
+        return pairs[:, 0], pairs[:, 1]
+
+
+def key_spaces_of(*groups: SideColumns, categories: Mapping[int, int]) -> tuple[KeySpace, KeySpace]:
+    """`key_spaces` for sides held as columns."""
+    skills = np.unique(np.concatenate([g.skill_ids for g in groups])) if groups else np.empty(0, np.int64)
+    cats = np.unique(np.concatenate([g.category_pairs(categories)[1] for g in groups])) if groups else skills[:0]
+    return KeySpace(skills.tolist()), KeySpace(cats.tolist())
+
+
+def _index_of(rows: np.ndarray, keys: np.ndarray) -> dict[int, np.ndarray]:
+    """`_index` from (row, key) pairs: each key's rows, ascending."""
+    if len(keys) == 0:
+        return {}
+    order = np.lexsort((rows, keys))
+    rows, keys = rows[order].astype(np.int64), keys[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    ends = np.r_[starts[1:], len(keys)]
+    return {int(keys[a]): rows[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)}
 
 
 class SideTable:
     """Many sides as columns, with an index from skill (and category) to rows (ordered by row)."""
 
     def __init__(self, sides: Sequence[Side], spaces: tuple[KeySpace, KeySpace] | None = None):
-        self.sides = list(sides)
-        self.skill_space, self.category_space = spaces or key_spaces(self.sides)
+        self._sides = list(sides)
+        self._columns: tuple[SideColumns, Mapping[int, int]] | None = None
+        sides = self._sides
+        self.skill_space, self.category_space = spaces or key_spaces(self._sides)
         n = len(self.sides)
         self.ids = np.fromiter((s.id for s in sides), np.int64, n)
         self.person_ids = np.fromiter((s.person_id for s in sides), np.int64, n)
@@ -143,11 +216,72 @@ class SideTable:
         self.row_of = {s.id: i for i, s in enumerate(sides)}
         self.by_skill = _index(sides, lambda s: s.skills)
         self.by_category = _index(sides, lambda s: s.categories)
-        self.skill_words = self.skill_space.words_for(self.sides, "skills")
-        self.category_words = self.category_space.words_for(self.sides, "categories")
+        self.skill_words = self.skill_space.words_for(self._sides, "skills")
+        self.category_words = self.category_space.words_for(self._sides, "categories")
+
+    @classmethod
+    def from_columns(cls, columns: SideColumns, spaces: tuple[KeySpace, KeySpace], categories: Mapping[int, int]) -> SideTable:
+        """The same table as `SideTable(sides, spaces)` for the same sides, built from columns
+        without a Python object per side (the `Side`s are made only if `sides` is read). The
+        sides are live (active, consenting), as the loader reads them."""
+        table = cls.__new__(cls)
+        table._sides = None
+        table._columns = (columns, categories)
+        table.skill_space, table.category_space = spaces
+        n = len(columns)
+        table.ids = columns.ids.astype(np.int64)
+        table.person_ids = columns.person_ids.astype(np.int64)
+        table.mode = columns.mode.astype(np.int8)
+        table.lat = columns.lat.astype(np.float64)
+        table.lon = columns.lon.astype(np.float64)
+        table.max_km = columns.max_km.astype(np.float64)
+        table.slots = columns.slots.astype(np.int64)
+        table.capacity = columns.capacity.astype(np.int64)
+        table.used = columns.used.astype(np.int64)
+        table.eligible = np.ones(n, np.bool_)
+        table.expires = columns.expires.astype(np.float64)
+        skill_pairs = np.unique(np.stack([columns.skill_rows, columns.skill_ids], axis=1), axis=0) if len(columns.skill_ids) else np.empty((0, 2), np.int64)
+        skill_rows, skill_ids = skill_pairs[:, 0], skill_pairs[:, 1]
+        category_rows, category_ids = columns.category_pairs(categories)
+        table.skill_count = np.bincount(skill_rows, minlength=n).astype(np.int64)
+        table.category_count = np.bincount(category_rows, minlength=n).astype(np.int64)
+        table.row_of = dict(zip(table.ids.tolist(), range(n), strict=True))
+        table.by_skill = _index_of(skill_rows, skill_ids)
+        table.by_category = _index_of(category_rows, category_ids)
+        table.skill_words = table.skill_space.words_of(skill_rows, skill_ids, n)
+        table.category_words = table.category_space.words_of(category_rows, category_ids, n)
+        return table
+
+    @property
+    def sides(self) -> list[Side]:
+        if self._sides is None:
+            assert self._columns is not None
+            columns, categories = self._columns
+            codes = {code: mode for mode, code in MODE_CODES.items()}
+            skills: list[set[int]] = [set() for _ in range(len(columns))]
+            for row, skill in zip(columns.skill_rows.tolist(), columns.skill_ids.tolist(), strict=True):
+                skills[row].add(skill)
+            self._sides = [
+                Side(
+                    id=int(self.ids[row]),
+                    person_id=int(self.person_ids[row]),
+                    skills=frozenset(skills[row]),
+                    categories=frozenset(categories[k] for k in skills[row] if k in categories),
+                    mode=codes[int(self.mode[row])],
+                    latitude=None if math.isnan(self.lat[row]) else float(self.lat[row]),
+                    longitude=None if math.isnan(self.lon[row]) else float(self.lon[row]),
+                    max_distance_km=float(self.max_km[row]),
+                    slots=int(self.slots[row]),
+                    capacity=int(self.capacity[row]),
+                    used=int(self.used[row]),
+                    expires=float(self.expires[row]),
+                )
+                for row in range(len(columns))
+            ]
+        return self._sides
 
     def __len__(self) -> int:
-        return len(self.sides)
+        return len(self.ids)
 
 
 def _index(sides: Sequence[Side], keys) -> dict[int, np.ndarray]:
@@ -1034,14 +1168,58 @@ def reference_score(offer: Side, request: Side, weights: Weights, context: Conte
 
 def explain(candidate: Candidate, skill_names: Mapping[int, str]) -> str:
     """'Shares Gardening · about 1.5 km apart · both free Tuesday mornings'."""
-    names = sorted(skill_names.get(s, "a skill") for s in candidate.shared_skills)
-    pieces = ["Shares " + _and_list(names) if names else "A similar kind of help"]
-    if candidate.remote:
-        pieces.append("by phone or online")
-    else:
-        pieces.append(f"about {round_distance(candidate.distance_km):g} km apart")
-    pieces.append("both free " + describe(candidate.shared_slots))
-    return " · ".join(pieces)
+    return " · ".join(
+        (
+            _skills_phrase(candidate.shared_skills, skill_names),
+            _distance_phrase(None if candidate.remote else round_distance(candidate.distance_km)),
+            _slots_phrase(candidate.shared_slots),
+        )
+    )
+
+
+def _skills_phrase(shared_skills: Iterable[int], skill_names: Mapping[int, str]) -> str:
+    names = sorted(skill_names.get(s, "a skill") for s in shared_skills)
+    return "Shares " + _and_list(names) if names else "A similar kind of help"
+
+
+def _distance_phrase(rounded_km: float | None) -> str:
+    return "by phone or online" if rounded_km is None else f"about {rounded_km:g} km apart"
+
+
+def _slots_phrase(shared_slots: int) -> str:
+    return "both free " + describe(shared_slots)
+
+
+def explain_pairs(scored: Scored, offers: SideTable, requests: SideTable, skill_names: Mapping[int, str]) -> list[str]:
+    """`explain` for every pair of `scored`, thousands at a time: each phrase is made once per
+    distinct set of shared skills, rounded distance or shared times, and the same words come out."""
+    o, r = scored.offer_rows, scored.request_rows
+    n = len(o)
+    if n == 0:
+        return []
+    shared = offers.skill_words[o] & requests.skill_words[r]
+    distinct, which = np.unique(shared, axis=0, return_inverse=True)
+    keys_by_bit = np.array(sorted(offers.skill_space.bit), np.int64)
+    skill_phrases = []
+    for words in distinct:
+        bits = [w * 64 + b for w, word in enumerate(words.tolist()) for b in range(64) if word >> b & 1]
+        skill_phrases.append(_skills_phrase(keys_by_bit[bits].tolist(), skill_names))
+    remote = np.isnan(scored.km)
+    # round_distance, on arrays: both round half to even.
+    rounded = np.where(remote, np.nan, np.maximum(0.5, np.round(np.where(remote, 0.0, scored.km) * 2) / 2))
+    distance_phrases: dict[float, str] = {}
+    slot_phrases: dict[int, str] = {}
+    out = []
+    for p, (skill_index, km, slots) in enumerate(zip(which.ravel().tolist(), rounded.tolist(), scored.shared_slots.tolist(), strict=True)):
+        key = -1.0 if remote[p] else km
+        distance = distance_phrases.get(key)
+        if distance is None:
+            distance = distance_phrases[key] = _distance_phrase(None if remote[p] else km)
+        slot = slot_phrases.get(slots)
+        if slot is None:
+            slot = slot_phrases[slots] = _slots_phrase(slots)
+        out.append(f"{skill_phrases[skill_index]} · {distance} · {slot}")
+    return out
 
 
 def _and_list(items: list[str]) -> str:
