@@ -700,6 +700,9 @@ _REACH_CLASSES_KM = np.array([1.0, 2.0, 3.0, 5.0, 8.0, 15.0])  # offers' travel 
 _KM_PER_DEGREE_LAT_AT_LEAST = 111.0
 _KM_PER_DEGREE_LON_AT_LEAST = 109.0
 _LON_BOUND_DEGREES = 28.0
+# Positions are multiplied out per side (y = latitude * 111.0) and subtracted per pair, which
+# rounds differently from multiplying the difference; this slack covers that many times over.
+_SLACK_KM = 1e-6
 
 
 @dataclass(slots=True)
@@ -730,6 +733,22 @@ class _Columns:
     excluded: np.ndarray  # sorted request_row * len(offers) + offer_row: declined, or one person
     r_excluded: np.ndarray  # rows in an excluded pair
     o_excluded: np.ndarray
+    r_slots32: np.ndarray  # the free times again, in 32 bits when they fit (faster to combine)
+    o_slots32: np.ndarray
+    fresh_values: np.ndarray | None  # the offers' distinct weights.fresh * fresh part (None: too many)
+    o_fresh_class: np.ndarray  # each offer's place in fresh_values
+    # Positions in km along lower bounds (see above): y = latitude * 111.0, and x = longitude *
+    # 109.0 * the smallest box cosine of all, usable while every longitude is within 28°.
+    o_y: np.ndarray
+    r_y: np.ndarray
+    o_x: np.ndarray
+    r_x: np.ndarray
+    x_bound: bool
+    # The same for the box of `score_pairs`: latitude * 110.5, longitude * 110.5 * that cosine.
+    o_box_y: np.ndarray
+    r_box_y: np.ndarray
+    o_box_x: np.ndarray
+    r_box_x: np.ndarray
 
     @classmethod
     def of(cls, offers: SideTable, requests: SideTable, weights: Weights, context: Context) -> _Columns:
@@ -742,6 +761,18 @@ class _Columns:
         o_excluded = np.zeros(len(offers), np.bool_)
         r_excluded[excluded // max(1, len(offers))] = True
         o_excluded[excluded % max(1, len(offers))] = True
+        fresh_terms = weights.fresh * fresh_part
+        fresh_values, fresh_class = np.unique(fresh_terms, return_inverse=True)
+        slots_fit = max(int(offers.slots.max(initial=0)), int(requests.slots.max(initial=0))) < 2**31 and min(
+            int(offers.slots.min(initial=0)), int(requests.slots.min(initial=0))
+        ) >= 0
+        slot_type = np.int32 if slots_fit else np.int64
+        cos_all = np.concatenate([np.cos(np.radians(o_abs)), np.cos(np.radians(r_abs))])
+        lon_all = np.concatenate([offers.lon, requests.lon])
+        lon_all = lon_all[~np.isnan(lon_all)]
+        cos_min = float(np.nanmin(cos_all)) if len(cos_all) and not np.isnan(cos_all).all() else 0.0
+        x_bound = len(lon_all) > 0 and float(lon_all.max() - lon_all.min()) <= _LON_BOUND_DEGREES and cos_min > 0
+        x_scale = _KM_PER_DEGREE_LON_AT_LEAST * cos_min
         return cls(
             offers=offers,
             requests=requests,
@@ -765,6 +796,19 @@ class _Columns:
             excluded=excluded,
             r_excluded=r_excluded,
             o_excluded=o_excluded,
+            r_slots32=requests.slots.astype(slot_type),
+            o_slots32=offers.slots.astype(slot_type),
+            fresh_values=fresh_values if len(fresh_values) <= 16 else None,
+            o_fresh_class=fresh_class.reshape(-1).astype(np.int32),
+            o_y=offers.lat * _KM_PER_DEGREE_LAT_AT_LEAST,
+            r_y=requests.lat * _KM_PER_DEGREE_LAT_AT_LEAST,
+            o_x=offers.lon * x_scale,
+            r_x=requests.lon * x_scale,
+            x_bound=x_bound,
+            o_box_y=offers.lat * KM_PER_DEGREE_LAT,
+            r_box_y=requests.lat * KM_PER_DEGREE_LAT,
+            o_box_x=offers.lon * (KM_PER_DEGREE_LAT * cos_min),
+            r_box_x=requests.lon * (KM_PER_DEGREE_LAT * cos_min),
         )
 
 
@@ -937,32 +981,34 @@ def _in_person_groups(c: _Columns, rows: np.ndarray, cols: np.ndarray):
 
 
 def _in_person_part(c: _Columns, rows: np.ndarray, cols: np.ndarray, per_request: int, out: list) -> None:
-    """Pairs that can only meet in person, group by group: the shared free time and the box of
-    `score_pairs` on every pair of the group's matrix, then the distance and the score for the
-    pairs inside the box. Keeps each request's pairs scoring at least its `per_request`-th best
-    (ties go to the final sort)."""
+    """Pairs that can only meet in person, group by group: on every pair of the group's matrix
+    the shared free time and a box a hair larger than the box of `score_pairs` (positions
+    multiplied out per side); then, for the pairs inside, that box exactly, the distance and the
+    score. Keeps each request's pairs scoring at least its `per_request`-th best (ties go to the
+    final sort)."""
     offers, requests, w = c.offers, c.requests, c.weights
     for group, window in _in_person_groups(c, rows, cols):
-        r_slots, o_slots = requests.slots[group], offers.slots[window]
-        r_lon, o_lon = requests.lon[group], offers.lon[window]
-        limit = np.minimum(offers.max_km[window][None, :], requests.max_km[group][:, None])
-        cos_box = np.where(
-            c.o_abs[window][None, :] >= c.r_abs[group][:, None], c.o_cos_box[window][None, :], c.r_cos_box[group][:, None]
-        )
+        o_max, r_max = offers.max_km[window], requests.max_km[group]
+        limit = np.minimum(o_max[None, :], r_max[:, None])
         with np.errstate(invalid="ignore"):
-            inside = (r_slots[:, None] & o_slots[None, :]) != 0
-            inside &= np.abs(offers.lat[window][None, :] - requests.lat[group][:, None]) * KM_PER_DEGREE_LAT <= limit
-            inside &= np.abs(r_lon[:, None] - o_lon[None, :]) * KM_PER_DEGREE_LAT * cos_box <= limit
+            inside = (c.r_slots32[group][:, None] & c.o_slots32[window][None, :]) != 0
+            inside &= np.abs(c.o_box_y[window][None, :] - c.r_box_y[group][:, None]) <= limit + _SLACK_KM
+            inside &= np.abs(c.o_box_x[window][None, :] - c.r_box_x[group][:, None]) <= limit + _SLACK_KM
         flat = np.flatnonzero(inside)
         if len(flat) == 0:
             continue
         i, j = np.divmod(flat, len(window))
         lim = limit.ravel()[flat]
-        # `distance_km`, from the per-row radians and cosines of the group and its window.
+        # The box of `score_pairs`, exactly.
+        r_lat, o_lat, r_lon, o_lon = requests.lat[group][i], offers.lat[window][j], requests.lon[group][i], offers.lon[window][j]
+        cos_box = np.where(c.o_abs[window][j] >= c.r_abs[group][i], c.o_cos_box[window][j], c.r_cos_box[group][i])
+        box = np.abs(o_lat - r_lat) * KM_PER_DEGREE_LAT <= lim
+        box &= np.abs(r_lon - o_lon) * KM_PER_DEGREE_LAT * cos_box <= lim
+        # `distance_km`, from the per-row radians and cosines.
         p1, p2 = c.o_rad[window][j], c.r_rad[group][i]
-        h = np.sin((p2 - p1) / 2) ** 2 + c.o_cos[window][j] * c.r_cos[group][i] * np.sin(np.radians(r_lon[i] - o_lon[j]) / 2) ** 2
+        h = np.sin((p2 - p1) / 2) ** 2 + c.o_cos[window][j] * c.r_cos[group][i] * np.sin(np.radians(r_lon - o_lon) / 2) ** 2
         km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
-        near = np.flatnonzero(km <= lim)
+        near = np.flatnonzero(box & (km <= lim))
         flat, i, j, km, lim = flat[near], i[near], j[near], km[near], lim[near]
         r, o = group[i], window[j]
         refuse = _refused(c, r, o)
@@ -971,8 +1017,10 @@ def _in_person_part(c: _Columns, rows: np.ndarray, cols: np.ndarray, per_request
             flat, i, j, r, o, km, lim = flat[keep], i[keep], j[keep], r[keep], o[keep], km[keep], lim[keep]
         with np.errstate(invalid="ignore", divide="ignore"):
             distance_terms = w.distance * np.where(lim > 0, 1.0 - km / lim, 1.0)
-        time_part = np.bitwise_count(r_slots[i] & o_slots[j]) / c.r_slot_count[group][i]
-        weighted = (_skill_terms(c, r, o) + distance_terms + w.time * time_part + c.o_fresh_term[window][j]) / w.total
+        time_part = np.bitwise_count(c.r_slots32[group][i] & c.o_slots32[window][j]) / c.r_slot_count[group][i]
+        weighted = (
+            _skill_terms_local(c, group, window, i, j) + distance_terms + w.time * time_part + c.o_fresh_term[window][j]
+        ) / w.total
         scores = np.maximum(1, np.rint(SCORE_SCALE * weighted)).astype(np.int16)
         if per_request > 0 and len(window) > per_request and len(flat) > per_request:
             matrix = np.zeros(len(group) * len(window), np.int16)
@@ -982,6 +1030,26 @@ def _in_person_part(c: _Columns, rows: np.ndarray, cols: np.ndarray, per_request
         out.append(_packed(r, o, scores))
 
 
+def _skill_terms_local(c: _Columns, group: np.ndarray, window: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """`_skill_terms` of the pairs (group[i], window[j]), reading the group's and the window's
+    columns once."""
+    if c.by_category:
+        return _skill_terms(c, group[i], window[j])
+    requests, offers, w = c.requests, c.offers, c.weights
+    terms = c.r_single_skill_term[group][i]
+    r_many, o_many = requests.skill_count[group] > 1, offers.skill_count[window] > 1
+    if r_many.any() and o_many.any():
+        many = np.flatnonzero(r_many[i] & o_many[j])
+        if len(many):
+            im, jm = i[many], j[many]
+            r_words, o_words = requests.skill_words[group], offers.skill_words[window]
+            shared = np.bitwise_count(r_words[:, 0][im] & o_words[:, 0][jm]).astype(np.int64)
+            for word in range(1, r_words.shape[1]):
+                shared += np.bitwise_count(r_words[:, word][im] & o_words[:, word][jm])
+            terms[many] = w.skills * (shared / c.r_skill_count[group][im])
+    return terms
+
+
 def _row_thresholds(scores: np.ndarray, per_request: int) -> np.ndarray:
     """Per row of a matrix of scores (0: refused), its `per_request`-th best score (0 when it has
     fewer). Sorting short rows of small integers is vectorised in numpy; a partition is not, and
@@ -989,50 +1057,94 @@ def _row_thresholds(scores: np.ndarray, per_request: int) -> np.ndarray:
     return np.sort(scores, axis=1)[:, scores.shape[1] - per_request]
 
 
+def _remote_lut(c: _Columns, rows: np.ndarray) -> tuple[np.ndarray, int, int] | None:
+    """Scores of remote pairs looked up rather than computed: for each request row, the score of
+    every (shared skills, shared free times, offer's fresh part) there can be, computed with the
+    very operations of `score_pairs` (so the same integers). Rows of the table, the stride of a
+    shared skill and the stride of a shared time; None when the table would be too large."""
+    if c.by_category or c.fresh_values is None:
+        return None
+    w = c.weights
+    n_skills = int(c.requests.skill_count[rows].max())
+    n_times = int(np.bitwise_count(c.requests.slots[rows]).max()) + 1
+    n_fresh = len(c.fresh_values)
+    if n_skills * n_times * n_fresh > 4096:
+        return None
+    shared = np.arange(1, n_skills + 1)
+    skill_terms = w.skills * (shared[None, :] / c.r_skill_count[rows][:, None])
+    time_terms = w.time * (np.arange(n_times)[None, :] / c.r_slot_count[rows][:, None])
+    weighted = (
+        skill_terms[:, :, None, None] + w.distance * w.remote_distance_part + time_terms[:, None, :, None]
+        + c.fresh_values[None, None, None, :]
+    ) / w.total  # fmt: skip
+    table = np.maximum(1, np.rint(SCORE_SCALE * weighted)).astype(np.int16)
+    table[:, :, 0, :] = 0  # no free time in common
+    return table.reshape(len(rows), -1), n_times * n_fresh, n_fresh
+
+
 def _remote_matrix(c: _Columns, rows: np.ndarray, cols: np.ndarray, both: bool, per_request: int, out: list) -> None:
     """Pairs that can meet by phone or online (and, when `both`, in person too where near enough,
     which then counts as in person): every pair with a shared free time is feasible. Keeps each
-    request's pairs scoring at least its `per_request`-th best (ties go to the final sort)."""
+    request's best `per_request` (the offers are in row order, so ties go to the earlier row)."""
     offers, requests, w = c.offers, c.requests, c.weights
-    slot_count = np.bitwise_count(requests.slots[rows][:, None] & offers.slots[cols][None, :])
-    ok = slot_count != 0
-    time_terms = w.time * (slot_count / c.r_slot_count[rows][:, None])
-    remote_term = w.distance * w.remote_distance_part
-    distance_terms = remote_term
+    slot_count = np.bitwise_count(c.r_slots32[rows][:, None] & c.o_slots32[cols][None, :])
+    lut = _remote_lut(c, rows)
+    if lut is not None:
+        table, skill_stride, time_stride = lut
+        index = np.multiply(slot_count, time_stride, dtype=np.int32)
+        if time_stride > 1:
+            index += c.o_fresh_class[cols][None, :]
+        many_r = np.flatnonzero(requests.skill_count[rows] > 1)
+        many_o = np.flatnonzero(offers.skill_count[cols] > 1)
+        if len(many_r) and len(many_o):
+            more = _pair_counts(requests.skill_words[rows[many_r]], offers.skill_words[cols[many_o]]) - 1
+            index[np.ix_(many_r, many_o)] += (more * skill_stride).astype(np.int32)
+        index += (np.arange(len(rows), dtype=np.int32) * table.shape[1])[:, None]
+        scores = np.take(table, index)
+    else:
+        time_terms = w.time * (slot_count / c.r_slot_count[rows][:, None])
+        weighted = (
+            _skill_terms_matrix(c, rows, cols) + w.distance * w.remote_distance_part + time_terms + c.o_fresh_term[cols][None, :]
+        ) / w.total
+        scores = np.maximum(1, np.rint(SCORE_SCALE * weighted)).astype(np.int16)
+        scores[slot_count == 0] = 0
     if both:
+        # In person where near enough: first the pairs certainly farther apart than their limit
+        # (see the lower bounds above) are set aside with two subtractions, then distances.
         limit = np.minimum(offers.max_km[cols][None, :], requests.max_km[rows][:, None])
-        d_lon = np.abs(requests.lon[rows][:, None] - offers.lon[cols][None, :])
-        cos_box = np.where(
-            c.o_abs[cols][None, :] >= c.r_abs[rows][:, None], c.o_cos_box[cols][None, :], c.r_cos_box[rows][:, None]
-        )
         with np.errstate(invalid="ignore"):
-            # Certainly farther apart than the limit (see the lower bounds above): remote.
-            far = np.abs(offers.lat[cols][None, :] - requests.lat[rows][:, None]) * _KM_PER_DEGREE_LAT_AT_LEAST > limit
-            far |= (d_lon <= _LON_BOUND_DEGREES) & (d_lon * _KM_PER_DEGREE_LON_AT_LEAST * cos_box > limit)
-        flat = np.flatnonzero(ok & ~far)
+            maybe = np.abs(c.o_y[cols][None, :] - c.r_y[rows][:, None]) <= limit + _SLACK_KM
+            if c.x_bound:
+                maybe &= np.abs(c.o_x[cols][None, :] - c.r_x[rows][:, None]) <= limit + _SLACK_KM
+            maybe &= slot_count != 0
+        flat = np.flatnonzero(maybe)
         if len(flat):
             i, j = np.divmod(flat, len(cols))
-            km, lim = _km(c, rows[i], cols[j]), limit.ravel()[flat]
+            r, o = rows[i], cols[j]
+            km, lim = _km(c, r, o), limit.ravel()[flat]
             near = np.flatnonzero(km <= lim)
             if len(near):
-                flat, km, lim = flat[near], km[near], lim[near]
-                distance_terms = np.full(ok.shape, remote_term)
+                flat, r, o, km, lim = flat[near], r[near], o[near], km[near], lim[near]
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    distance_terms.ravel()[flat] = w.distance * np.where(lim > 0, 1.0 - km / lim, 1.0)
-    weighted = (_skill_terms_matrix(c, rows, cols) + distance_terms + time_terms + c.o_fresh_term[cols][None, :]) / w.total
-    scores = np.maximum(1, np.rint(SCORE_SCALE * weighted)).astype(np.int16)
-    scores[~ok] = 0
+                    distance_terms = w.distance * np.where(lim > 0, 1.0 - km / lim, 1.0)
+                time_part = np.bitwise_count(requests.slots[r] & offers.slots[o]) / c.r_slot_count[r]
+                weighted = (_skill_terms(c, r, o) + distance_terms + w.time * time_part + c.o_fresh_term[o]) / w.total
+                scores.ravel()[flat] = np.maximum(1, np.rint(SCORE_SCALE * weighted))
     if len(c.excluded):
         ti, tj = np.flatnonzero(c.r_excluded[rows]), np.flatnonzero(c.o_excluded[cols])
         if len(ti) and len(tj):
-            r, o = np.repeat(rows[ti], len(tj)), np.tile(cols[tj], len(ti))
-            refuse = _refused(c, r, o)
+            refuse = _refused(c, np.repeat(rows[ti], len(tj)), np.tile(cols[tj], len(ti)))
             if refuse is not None:
                 hit = np.flatnonzero(refuse)
                 scores[ti[hit // len(tj)], tj[hit % len(tj)]] = 0
     n_cols = len(cols)
     if per_request > 0 and n_cols > per_request:
-        keep = scores >= np.maximum(1, _row_thresholds(scores, per_request))[:, None]
+        threshold = np.maximum(1, _row_thresholds(scores, per_request))[:, None]
+        above = scores > threshold
+        at = scores == threshold
+        # Of the pairs at the threshold, as many as are still wanted, earlier offers first.
+        wanted = per_request - above.sum(axis=1, dtype=np.int32)
+        keep = above | (at & (np.cumsum(at, axis=1, dtype=np.int32) <= wanted[:, None]))
     else:
         keep = scores > 0
     i, j = np.nonzero(keep)
