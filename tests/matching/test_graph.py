@@ -11,15 +11,21 @@ from __future__ import annotations
 import dataclasses
 import math
 from contextlib import contextmanager
+from datetime import timedelta
 from unittest.mock import patch
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import select
 
-from app.matching import engine
-from app.matching.allocation import allocate_edges, dense_optimum
+from app.core.db import utcnow
+from app.matching import engine, loader, service
+from app.matching.allocation import dense_optimum
+from app.matching.models import OPEN_STATUSES, Answer, Match, MatchStatus
+from app.registry import service as registry
+from app.registry.service import OFFER, REQUEST
 from app.matching.engine import (
     EITHER,
     IN_PERSON,
@@ -39,6 +45,7 @@ from app.matching.engine import (
 )
 from app.matching.service import allocate_tables, compute_allocation
 from app.registry.availability import ALL_SLOTS_MASK
+from tests.matching.conftest import HOME, TWO_KM, citizen, offer, request, withdraw_matching
 from tests.matching.test_engine import CATEGORY, NAMES, PROPERTY, SKILLS, any_weights, weights_strategy, worlds
 
 
@@ -271,3 +278,68 @@ def test_the_allocation_from_columns_is_the_allocation_from_sides(world, weights
     )  # fmt: skip
     assert from_columns.candidate_pairs == from_sides.candidate_pairs
     assert from_columns.chosen == from_sides.chosen
+
+
+# --- on a real database: the loader's columns and the matches as written ------------------------
+
+
+def test_the_loaders_columns_are_the_loaders_sides(db, settings, garden):
+    # Items of every kind the loader must read or leave out: remote, with capacity, expiring,
+    # paused, a person without matching consent, and one whose request holds an open match.
+    helper = citizen(db, settings, "Morgan Llewellyn", TWO_KM)
+    offer(db, helper, mode="remote", capacity=3, skills=["it_help", "smartphone_help"], availability=["mon-pm"])
+    later = offer(db, helper, mode="either", max_distance_km=8, availability=["sun-eve", "tue-am"])
+    later.expires_at = utcnow() + timedelta(days=3)
+    db.add(later)
+    paused = offer(db, helper, availability=["wed-pm"])
+    registry.change_status(db, kind=OFFER, item=paused, action="pause")
+    quiet = citizen(db, settings, "Quiet Person", TWO_KM)
+    offer(db, quiet)
+    request(db, quiet)
+    withdraw_matching(db, settings, quiet)
+    asker = citizen(db, settings, "Nia Hughes", TWO_KM)
+    request(db, asker, mode="remote", skills=["it_help"], availability=["mon-pm", "fri-am"])
+    db.commit()
+    assert service.run_allocation(db, settings).new_suggestions > 0
+    db.commit()
+
+    categories = loader.skill_maps(db).categories
+    has_open = select(Match.request_id).where(Match.status.in_(OPEN_STATUSES))
+    for kind, conditions in ((OFFER, []), (REQUEST, []), (REQUEST, [REQUEST.model.id.not_in(has_open)])):
+        sides = loader.load_sides(db, kind, conditions, categories)
+        columns = loader.load_columns(db, kind, conditions)
+        assert len(columns) == len(sides)
+        spaces = key_spaces(sides)
+        assert_same_table(SideTable.from_columns(columns, spaces, categories), SideTable(sides, spaces))
+    assert len(loader.load_columns(db, OFFER, [])) == 5  # Bryn's, Gwen's, Ffion's and Morgan's two live ones
+
+
+def test_a_run_writes_what_the_per_object_path_would_write(db, settings, garden):
+    for k, postcode in enumerate([HOME, TWO_KM, HOME, TWO_KM]):
+        who = citizen(db, settings, f"Neighbour {k}", postcode)
+        request(db, who, mode=("remote", "either", "in_person", "either")[k], skills=["gardening", "it_help"][: 1 + k % 2],
+                availability=["tue-am", "wed-pm", "mon-pm"][: 1 + k % 3])  # fmt: skip
+        offer(db, who, mode=("either", "remote", "either", "in_person")[k], skills=["it_help", "gardening"][: 1 + (k + 1) % 2],
+              availability=["tue-am", "mon-pm"], capacity=1 + k % 2)  # fmt: skip
+    names, categories = loader.skill_maps(db).names, loader.skill_maps(db).categories
+    expected = service.compute_allocation(
+        loader.load_sides(db, OFFER, [], categories), loader.load_sides(db, REQUEST, [], categories),
+        service.weights_from(settings), engine.Context(declined=loader.declined_pairs(db), now=utcnow().timestamp()),
+        settings.match_candidates_per_request,
+    )  # fmt: skip
+    before = utcnow()
+    run = service.run_allocation(db, settings)
+    db.commit()
+    db.expire_all()
+    rows = list(db.execute(select(Match).where(Match.run_id == run.id).order_by(Match.id)).scalars())
+    assert len(rows) == len(expected.chosen) == run.new_suggestions > 3
+    for m, c in zip(rows, expected.chosen, strict=True):
+        assert (m.offer_id, m.request_id, m.score) == (c.offer_id, c.request_id, c.score)
+        assert m.breakdown == dict(c.parts)
+        assert m.explanation == explain(c, names)
+        assert m.distance_km == engine.round_distance(c.distance_km)
+        assert m.status is MatchStatus.suggested and m.offer_answer is Answer.pending and m.request_answer is Answer.pending
+        assert m.version == 1 and m.brokered_by_account_id is None and m.minutes_given is None and m.outcome is None
+        assert m.created_at == m.updated_at and before <= m.created_at <= utcnow()
+        assert m.created_at.tzinfo is not None
+    assert run.total_score == sum(c.score for c in expected.chosen)
