@@ -145,7 +145,7 @@ def load_columns(db: Session, kind: ItemKind, conditions: list) -> SideColumns:
     statement = select(*columns).where(and_(*conditions, in_matching_clause(kind))).order_by(model.id)
     rows = connection.execute(statement).all()
     n = len(rows)
-    values = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+    values = [[row[k] for row in rows] for k in range(len(columns))]
     ids = np.array(values[0], np.int64)
     modes = {mode.value: MODE_CODES[mode.value] for mode in ItemMode} | {mode.name: MODE_CODES[mode.value] for mode in ItemMode}
     links = connection.execute(select(kind.link_item_column, link.skill_id)).all()
@@ -171,18 +171,25 @@ def load_columns(db: Session, kind: ItemKind, conditions: list) -> SideColumns:
         slots=np.array(values[6], np.int64),
         capacity=np.array(values[8], np.int64) if is_offer else np.ones(n, np.int64),
         used=used,
-        expires=np.fromiter((_epoch(v) for v in values[7]), np.float64, n),
+        expires=_epochs(values[7]),
         skill_rows=at[kept].astype(np.int64),
         skill_ids=link_skills[kept],
     )
 
 
-def _epoch(value) -> float:
-    """A stored UTC time (a string on SQLite, an aware datetime on PostgreSQL) in seconds."""
-    if value is None:
-        return math.inf
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.timestamp()
+def _epochs(values: list) -> np.ndarray:
+    """Stored UTC times in seconds since the epoch, as `datetime.timestamp` gives them (inf for
+    none): SQLite keeps naive UTC text, which numpy reads in one go; PostgreSQL gives aware
+    datetimes."""
+    if values and all(isinstance(v, str) for v in values):
+        micros = np.array(values, dtype="datetime64[us]").astype(np.int64)
+        return micros.astype(np.float64) / 1e6  # exact microseconds, divided as timestamp() does
+    out = np.empty(len(values), np.float64)
+    for k, value in enumerate(values):
+        if value is None:
+            out[k] = math.inf
+            continue
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        out[k] = (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    return out

@@ -137,15 +137,34 @@ def compute_allocation(
     return allocate_tables(SideTable(offer_sides, spaces), SideTable(request_sides, spaces), weights, context, per_request)
 
 
-def allocate_tables(offers: SideTable, requests: SideTable, weights: Weights, context: Context, per_request: int) -> Allocation:
+class _Laps:
+    """Seconds spent in each phase of a run, when asked for (the benchmark reports them)."""
+
+    def __init__(self, phases: dict[str, float] | None):
+        self.phases, self.last = phases, time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        if self.phases is not None:
+            self.phases[name] = round(self.phases.get(name, 0.0) + now - self.last, 3)
+        self.last = now
+
+
+def allocate_tables(
+    offers: SideTable, requests: SideTable, weights: Weights, context: Context, per_request: int, *, phases: dict[str, float] | None = None
+) -> Allocation:
     """Each request's best `per_request` offers, then the best whole-area set of pairs on that
     graph (minimum-cost flow), respecting the places each offer has left."""
+    lap = _Laps(phases)
     graph = engine.candidate_graph(offers, requests, weights, context, per_request)
+    lap("candidate_graph")
     remaining = np.maximum(0, offers.capacity - offers.used)
     picked = allocate_edges(graph.offer_rows, graph.request_rows, graph.scores, remaining)
+    lap("min_cost_flow")
     o, r = graph.offer_rows[picked], graph.request_rows[picked]
     order = np.lexsort((o, r))  # by request, as the candidates always were
     pairs = engine.score_chosen_pairs(offers, o[order], requests, r[order], weights, context)
+    lap("chosen_pairs")
     return Allocation(offers, requests, pairs, len(graph.scores))
 
 
@@ -210,14 +229,21 @@ def _insert_matches(db: Session, rows: list[tuple]) -> None:
 
 
 def run_allocation(
-    db: Session, settings: Settings, *, account: Account | None = None, ward_code: str | None = None
+    db: Session,
+    settings: Settings,
+    *,
+    account: Account | None = None,
+    ward_code: str | None = None,
+    phases: dict[str, float] | None = None,
 ) -> MatchRun:
     """Suggest the best whole-area set of pairs, as `suggested` matches, and record the run.
 
     Requests that already hold an open match sit this run out, and offers bring only their
-    unused places, so a re-run never duplicates what is still open.
+    unused places, so a re-run never duplicates what is still open. `phases`, when given, is
+    filled with the seconds each part took.
     """
     started = time.perf_counter()
+    lap = _Laps(phases)
     cancel_stale_suggestions(db)
     run = MatchRun(ward_code=ward_code, triggered_by_account_id=account.id if account else None)
     db.add(run)
@@ -230,16 +256,19 @@ def run_allocation(
     request_area = [] if ward_code is None else [REQUEST.model.ward_code == ward_code]
     requests = loader.load_columns(db, REQUEST, [*request_area, REQUEST.model.id.not_in(has_open)])
     context = Context(declined=loader.declined_pairs(db), now=utcnow().timestamp())
+    lap("load")
     spaces = engine.key_spaces_of(offers, requests, categories=categories)
+    offer_table = SideTable.from_columns(offers, spaces, categories)
+    request_table = SideTable.from_columns(requests, spaces, categories)
+    lap("tables")
     result = allocate_tables(
-        SideTable.from_columns(offers, spaces, categories),
-        SideTable.from_columns(requests, spaces, categories),
-        weights_from(settings),
-        context,
-        settings.match_candidates_per_request,
+        offer_table, request_table, weights_from(settings), context, settings.match_candidates_per_request, phases=phases
     )
+    lap.last = time.perf_counter()
     rows = _match_rows(result, run.id, names, utcnow())
+    lap("explain")
     _insert_matches(db, rows)
+    lap("insert")
     pairs = result.pairs
     run.requests_considered = len(requests)
     run.offers_considered = len(offers)
@@ -254,6 +283,7 @@ def run_allocation(
     run.milliseconds = round((time.perf_counter() - started) * 1000)
     db.add(run)
     db.flush()
+    lap("record")
     return run
 
 
