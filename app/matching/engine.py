@@ -10,8 +10,11 @@ Scores are integers from 0 to 1000, so totals are exact and comparable between s
 
 from __future__ import annotations
 
+import gc
 import math
+import multiprocessing
 import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -690,6 +693,8 @@ def candidate_graph_by_pairs(
 # `score_pairs`, so it is the same integer; the tests compare the two graphs pair for pair.
 
 _TILE_PAIRS = 1 << 17  # pairs per matrix of the remote parts
+_FORK_PAIRS = 20_000_000  # pairs sharing a key above which a second process is worth forking
+_CHILD_PATIENCE_SECONDS = 60.0
 _GROUP_ROWS = 48  # requests per in-person group, near one another
 _STRIPE_GROUPS = 8  # in-person groups per band of latitude (then cut by longitude)
 _REACH_CLASSES_KM = np.array([1.0, 2.0, 3.0, 5.0, 8.0, 15.0])  # offers' travel limits, in classes
@@ -1193,25 +1198,84 @@ def candidate_graph(
 ) -> Graph:
     """Each live request's best `per_request` offers (every feasible offer when 0), ordered by
     request, score descending, offer row: the same graph as `candidate_graph_by_pairs`, by key
-    blocks (see above). `chunk_pairs` is the reference's; here the blocks bound the memory."""
+    blocks (see above). `chunk_pairs` is the reference's; here the blocks bound the memory.
+
+    With `workers` > 1 and a borough-sized graph, a forked process takes half the blocks (the
+    work is many small numpy steps, so threads would mostly wait for each other)."""
     columns = _Columns.of(offers, requests, weights, context)
     r_index = requests.by_category if columns.by_category else requests.by_skill
     o_index = offers.by_category if columns.by_category else offers.by_skill
     keys = [key for key in r_index if key in o_index]
-    # Largest blocks first, so that the workers finish together.
-    keys.sort(key=lambda k: -len(r_index[k]) * len(o_index[k]))
-    if workers > 1 and len(keys) > 1:
-        # numpy releases the GIL in its loops, so blocks run side by side on the available cores.
-        with ThreadPoolExecutor(max_workers=min(workers, len(keys))) as pool:
-            blocks = list(pool.map(lambda key: _block(columns, key, per_request), keys))
+    sizes = [len(r_index[k]) * len(o_index[k]) for k in keys]
+
+    def best_of(some_keys: list[int]) -> np.ndarray:
+        parts = [part for key in some_keys for part in _block(columns, key, per_request)]
+        if not parts:
+            return np.empty(0, np.int64)
+        return _packed(*_best_of_packed(np.concatenate(parts), per_request))
+
+    if workers > 1 and sum(sizes) >= _FORK_PAIRS and len(keys) > 1:
+        # Largest blocks first, each to the lighter half.
+        halves: tuple[list[int], list[int]] = ([], [])
+        loads = [0, 0]
+        for size, key in sorted(zip(sizes, keys, strict=True), reverse=True):
+            lighter = int(loads[1] < loads[0])
+            halves[lighter].append(key)
+            loads[lighter] += size
+        packed = _in_two_processes(lambda: best_of(halves[1]), lambda: best_of(halves[0]))
     else:
-        blocks = [_block(columns, key, per_request) for key in keys]
-    parts = [part for block in blocks for part in block]
-    if not parts:
-        empty = np.empty(0, np.int64)
-        return Graph(empty, empty, empty)
-    r, o, s = _best_of_packed(np.concatenate(parts), per_request)
+        packed = best_of(keys)
+    r, o, s = _best_of_packed(packed, per_request)
     return Graph(o, r, s)
+
+
+def _in_two_processes(theirs, mine) -> np.ndarray:
+    """`mine()` here while a forked child computes `theirs()`: both packed pairs, concatenated.
+    If the child cannot be had, or fails, its half is computed here as well."""
+    try:
+        context = multiprocessing.get_context("fork")
+    except ValueError:  # no fork on this system
+        return np.concatenate([mine(), theirs()])
+    reader, writer = context.Pipe(duplex=False)
+
+    def child() -> None:
+        # Nothing inherited may be finalised here (a database connection closed by the child
+        # would be closed for the parent too): no collection runs, and the child leaves by
+        # os._exit, as multiprocessing's forked processes do.
+        gc.disable()
+        try:
+            writer.send_bytes(b"\x01" + theirs().tobytes())
+        except BaseException as error:  # the parent computes the half itself
+            writer.send_bytes(b"\x00" + repr(error).encode())
+        finally:
+            writer.close()
+
+    try:
+        process = context.Process(target=child, daemon=True)
+        process.start()
+    except OSError:
+        reader.close()
+        writer.close()
+        return np.concatenate([mine(), theirs()])
+    writer.close()
+    message = b""
+    try:
+        started = time.perf_counter()
+        here = mine()
+        # The child's half is about as long as this one: if it is far later, it is stuck.
+        if reader.poll(max(_CHILD_PATIENCE_SECONDS, 20 * (time.perf_counter() - started))):
+            try:
+                message = reader.recv_bytes()
+            except EOFError:
+                pass
+    finally:
+        reader.close()
+        if not message:
+            process.kill()
+        process.join()
+    if message[:1] != b"\x01":
+        return np.concatenate([here, theirs()])
+    return np.concatenate([here, np.frombuffer(message, np.int64, offset=1).copy()])
 
 
 def _best_per_request(request_rows: np.ndarray, offer_rows: np.ndarray, scores: np.ndarray, per_request: int) -> np.ndarray:

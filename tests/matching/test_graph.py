@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from contextlib import contextmanager
 from datetime import timedelta
 from unittest.mock import patch
@@ -343,3 +344,33 @@ def test_a_run_writes_what_the_per_object_path_would_write(db, settings, garden)
         assert m.created_at == m.updated_at and before <= m.created_at <= utcnow()
         assert m.created_at.tzinfo is not None
     assert run.total_score == sum(c.score for c in expected.chosen)
+
+
+def test_a_forked_half_gives_the_same_graph_and_a_failed_one_is_done_again_here():
+    offers, requests, declined = random_borough(5, 500, 400, spread_lat=0.05, spread_lon=0.09)
+    context = Context(declined=declined)
+    offer_table, request_table = tables(offers, requests)
+    reference = candidate_graph_by_pairs(offer_table, request_table, Weights(), context, 25)
+    parent = os.getpid()
+    real_block = engine._block
+    keys_here: list[int] = []
+
+    def counted(columns, key, per_request):
+        if os.getpid() == parent:
+            keys_here.append(key)
+        return real_block(columns, key, per_request)
+
+    def failing_in_the_child(columns, key, per_request):
+        if os.getpid() != parent:
+            raise RuntimeError("the child fails")
+        return counted(columns, key, per_request)
+
+    n_keys = len(set(request_table.by_skill) & set(offer_table.by_skill))
+    for block, computed_here in ((counted, lambda n: 0 < n < n_keys), (failing_in_the_child, lambda n: n == n_keys)):
+        keys_here.clear()
+        with patch.object(engine, "_FORK_PAIRS", 0), patch.object(engine, "_block", block):
+            graph = candidate_graph(offer_table, request_table, Weights(), context, 25, workers=2)
+        assert computed_here(len(keys_here)), len(keys_here)
+        assert graph.offer_rows.tolist() == reference.offer_rows.tolist()
+        assert graph.request_rows.tolist() == reference.request_rows.tolist()
+        assert graph.scores.tolist() == reference.scores.tolist()
