@@ -126,10 +126,8 @@ class KeySpace:
         known = np.fromiter(self.bit, np.int64, len(self.bit))  # sorted
         at = np.minimum(np.searchsorted(known, keys), len(known) - 1)
         found = known[at] == keys
-        rows, bits = rows[found], at[found]  # a key's bit is its place in sorted order
-        # Each (row, key) pair once, so adding the bits sets them.
-        pairs = np.unique(rows.astype(np.int64) * (len(known) + 1) + bits)
-        rows, bits = pairs // (len(known) + 1), pairs % (len(known) + 1)
+        # A key's bit is its place in sorted order; each (row, key) pair once, so adding sets.
+        rows, bits = _unique_pairs(rows[found], at[found])
         np.add.at(out, (rows, bits // 64), np.left_shift(np.uint64(1), (bits % 64).astype(np.uint64)))
         return out
 
@@ -171,16 +169,25 @@ class SideColumns:
         skills, of = skills[order], np.fromiter(categories.values(), np.int64, len(categories))[order]
         at = np.minimum(np.searchsorted(skills, self.skill_ids), len(skills) - 1)
         found = skills[at] == self.skill_ids
-        rows, cats = self.skill_rows[found], of[at[found]]
-        pairs = np.unique(np.stack([rows, cats], axis=1), axis=0) if len(rows) else np.empty((0, 2), np.int64)
-        return pairs[:, 0], pairs[:, 1]
+        return _unique_pairs(self.skill_rows[found], of[at[found]])
+
+
+def _unique_pairs(rows: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each (row, key) pair once, ordered by row then key."""
+    rows, keys = np.asarray(rows, np.int64), np.asarray(keys, np.int64)
+    if len(rows) == 0:
+        return rows, keys
+    low = int(keys.min())
+    span = int(keys.max()) - low + 1
+    packed = np.unique(rows * span + (keys - low))
+    return packed // span, packed % span + low
 
 
 def key_spaces_of(*groups: SideColumns, categories: Mapping[int, int]) -> tuple[KeySpace, KeySpace]:
     """`key_spaces` for sides held as columns."""
     skills = np.unique(np.concatenate([g.skill_ids for g in groups])) if groups else np.empty(0, np.int64)
-    cats = np.unique(np.concatenate([g.category_pairs(categories)[1] for g in groups])) if groups else skills[:0]
-    return KeySpace(skills.tolist()), KeySpace(cats.tolist())
+    cats = sorted({categories[k] for k in skills.tolist() if k in categories})
+    return KeySpace(skills.tolist()), KeySpace(cats)
 
 
 def _index_of(rows: np.ndarray, keys: np.ndarray) -> dict[int, np.ndarray]:
@@ -243,8 +250,7 @@ class SideTable:
         table.used = columns.used.astype(np.int64)
         table.eligible = np.ones(n, np.bool_)
         table.expires = columns.expires.astype(np.float64)
-        skill_pairs = np.unique(np.stack([columns.skill_rows, columns.skill_ids], axis=1), axis=0) if len(columns.skill_ids) else np.empty((0, 2), np.int64)
-        skill_rows, skill_ids = skill_pairs[:, 0], skill_pairs[:, 1]
+        skill_rows, skill_ids = _unique_pairs(columns.skill_rows, columns.skill_ids)
         category_rows, category_ids = columns.category_pairs(categories)
         table.skill_count = np.bincount(skill_rows, minlength=n).astype(np.int64)
         table.category_count = np.bincount(category_rows, minlength=n).astype(np.int64)
