@@ -1208,6 +1208,8 @@ def candidate_graph(
 
     With `workers` > 1 and a borough-sized graph, a forked process takes half the blocks (the
     work is many small numpy steps, so threads would mostly wait for each other)."""
+    if len(requests) >= 1 << 21 or len(offers) >= 1 << 31:
+        raise ValueError("too many requests or offers for one allocation: run it ward by ward")
     columns = _Columns.of(offers, requests, weights, context)
     r_index = requests.by_category if columns.by_category else requests.by_skill
     o_index = offers.by_category if columns.by_category else offers.by_skill

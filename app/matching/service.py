@@ -248,6 +248,7 @@ def run_allocation(
     run = MatchRun(ward_code=ward_code, triggered_by_account_id=account.id if account else None)
     db.add(run)
     db.flush()
+    lap("cancel_stale")
     skills = loader.skill_maps(db)
     names, categories = skills.names, skills.categories
     area = [] if ward_code is None else [OFFER.model.ward_code == ward_code]
