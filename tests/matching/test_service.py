@@ -204,6 +204,12 @@ def test_a_run_records_its_figures(db, settings, garden, admin):
     more = citizen(db, settings, "Nia Hughes", HOME)
     second_need = request(db, more, availability=["wed-pm"])
     third_need = request(db, more, skills=["befriending"], mode="remote", availability=["sun-eve"])  # nobody offers this
+    # What each pair scores before the run takes any place: the run must store exactly that.
+    expected_scores = {
+        (s.other_id, need_id): round(s.score * 1000)
+        for need_id in (garden.need.id, second_need.id)
+        for s in service.suggestions_for_request(db, settings, request_id=need_id, limit=50)
+    }
 
     run = service.run_allocation(db, settings, account=admin)
     db.commit()
@@ -223,7 +229,7 @@ def test_a_run_records_its_figures(db, settings, garden, admin):
     assert stored.triggered_by_account_id == admin.id
     for m in rows:
         assert m.status is MatchStatus.suggested and m.version == 1
-        assert 1 <= m.score <= 1000
+        assert m.score == expected_scores[(m.offer_id, m.request_id)]
         assert m.explanation.startswith("Shares Gardening · about ")
         assert (m.distance_km * 2).is_integer() and m.distance_km >= 0.5
         assert set(m.breakdown) == {"skills", "distance", "time", "fresh"}
