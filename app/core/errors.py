@@ -126,7 +126,6 @@ STATUS_PAGES = {
     422: (N_("There is a problem with what you entered"), N_("Go back, check your answers and try again.")),
     429: (N_("Please wait and try again"), N_("There have been too many attempts. Wait a few minutes, then try again.")),
 }
-_STATUS_PAGES = STATUS_PAGES
 
 
 def error_page(request: Request, status_code: int, heading: str | None = None, body: str | None = None) -> Response:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from app.accounts.models import Account, AccountPublic
 from app.core.db import DbSession, atomic
 from app.core.errors import FieldError, InvalidInput
+from app.core.i18n import N_
 from app.privacy import service as privacy
 from app.privacy.audit import AuditAction
 from app.privacy.models import ConsentPurpose
@@ -163,7 +164,7 @@ def set_my_consent(
     request: Request, db: DbSession, actor: ApiCitizenActor, person: ApiCitizenPerson, purpose: str, body: ConsentIn
 ) -> list[ConsentOut]:
     if purpose not in {p.value for p in privacy.CITIZEN_PURPOSES}:
-        raise InvalidInput(FieldError("purpose", "Choose profile, matching or share_contact"))
+        raise InvalidInput(FieldError("purpose", N_("Choose profile, matching or share_contact")))
     account = db.get(Account, actor.account_id)
     with atomic(db):
         service.set_person_consent(

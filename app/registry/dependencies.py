@@ -13,7 +13,6 @@ that every page and API route uses to reach a person or their items.
 """
 
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -54,19 +53,6 @@ def audit(request: Request, actor: Actor, subject: Person | int, action: AuditAc
 
 def is_self(actor: Actor, person: Person) -> bool:
     return person.account_id is not None and person.account_id == actor.account_id
-
-
-def resolve_person(request: Request, db: Session, actor: Actor, person_id: int, action: AuditAction) -> Person:
-    """The person, if this actor may act for them; otherwise 404, and the refusal is recorded."""
-    person = db.get(Person, person_id)
-    if person is None:
-        raise NotFound()
-    if not may_act_for(request, db, actor, person.id):
-        audit(request, actor, person, action, AuditOutcome.refused)
-        raise NotFound()
-    if not is_self(actor, person):
-        audit(request, actor, person, action, AuditOutcome.allowed)
-    return person
 
 
 def _own_person(db: Session, actor: Actor) -> Person:
@@ -120,9 +106,6 @@ class Journey(ItemAccess):
 
     def url(self, request: Request, action: str, **params: Any) -> str:
         return request.url_for(getattr(self.routes, action), **self.path_params, **params).path
-
-
-SubjectResolver = Callable[..., tuple[Actor, Person, dict[str, Any]]]
 
 
 def load_item(request: Request, db: Session, journey: ItemAccess, item_id: int, action: AuditAction = AuditAction.viewed):

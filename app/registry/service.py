@@ -79,7 +79,6 @@ REQUEST = ItemKind(
     "request", HelpRequest, HelpRequestSkill, HelpRequestSkill.request_id, "help request",
     HelpRequestCreate, HelpRequestUpdate, HelpRequestPublic,
 )
-KINDS = {"offer": OFFER, "request": REQUEST}
 
 Item = Offer | HelpRequest
 
@@ -101,8 +100,12 @@ def locate(db: Session, postcode: str, field: str = "postcode") -> PostcodeLocat
     return place
 
 
+def _live_skills(db: Session, codes: list[str]) -> dict[str, Skill]:
+    return {s.code: s for s in db.execute(select(Skill).where(Skill.code.in_(codes), Skill.active.is_(True))).scalars()}
+
+
 def resolve_skills(db: Session, codes: list[str], field: str = "skills") -> list[Skill]:
-    found = {s.code: s for s in db.execute(select(Skill).where(Skill.code.in_(codes), Skill.active.is_(True))).scalars()}
+    found = _live_skills(db, codes)
     unknown = [code for code in codes if code not in found]
     if unknown:
         raise InvalidInput(
@@ -121,7 +124,7 @@ class Lookups:
         return self.db.get(PostcodeLocation, postcode) is not None
 
     def unknown_skills(self, codes: list[str]) -> list[str]:
-        live = set(self.db.execute(select(Skill.code).where(Skill.code.in_(codes), Skill.active.is_(True))).scalars())
+        live = _live_skills(self.db, codes)
         return [code for code in codes if code not in live]
 
 
@@ -286,14 +289,6 @@ def pause_items_without_profile_consent(db: Session, *, person_id: int, purpose:
 
 def find_item(db: Session, *, kind: ItemKind, item_id: int) -> Item | None:
     return db.get(kind.model, item_id)
-
-
-def get_item(db: Session, *, kind: ItemKind, item_id: int, person: Person) -> Item:
-    """The item if it belongs to this person; otherwise NotFound (never 403: ids cannot be probed)."""
-    item = db.get(kind.model, item_id)
-    if item is None or item.person_id != person.id:
-        raise NotFound()
-    return item
 
 
 def _status_order(model):

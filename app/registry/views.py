@@ -135,7 +135,7 @@ def _registration(db, form: RegisterForm) -> CitizenRegistration:
 # --- dashboard -------------------------------------------------------------------------------
 
 
-def citizen_journey(request: Request, kind: ItemKind, actor: Actor, person: Person) -> Journey:
+def citizen_journey(kind: ItemKind, actor: Actor, person: Person) -> Journey:
     routes = CITIZEN_OFFER_ROUTES if kind is OFFER else CITIZEN_REQUEST_ROUTES
     return Journey(kind=kind, routes=routes, actor=actor, subject=person)
 
@@ -148,7 +148,7 @@ def dashboard(request: Request, db: DbSession, actor: CitizenActor, person: Citi
         sections.append(
             {
                 "kind": kind,
-                "journey": citizen_journey(request, kind, actor, person),
+                "journey": citizen_journey(kind, actor, person),
                 "items": items,
                 "skills": service.skills_of(db, kind=kind, item_ids=[i.id for i in items]),
                 "heading": heading,
@@ -427,14 +427,12 @@ def _answers(step: Step, form: StepForm) -> dict[str, Any]:
 
 def _item_context(request: Request, db, journey: Journey, item, errors: list | None = None) -> dict:
     """Everything the item page shows, also when a status change was refused."""
-    kind = journey.kind
     plugins = request.app.state.plugins
     sections = [s for provider in plugins.item_sections if (s := provider(request, db, journey, item))]
     return _summary_context(db, journey, item) | {
         "matching_consent": privacy.has_consent(db, person_id=journey.subject.id, purpose=ConsentPurpose.matching),
         "errors": errors or [],
         "sections": sections,
-        "kind": kind,
     }
 
 
