@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import importlib
 import logging
-
-import anyio
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
@@ -16,9 +15,8 @@ from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_session_factory
 from app.core.error_handlers import install_error_handlers
 from app.core.jobs import build_jobs
-from app.core.mail import Mailer
 from app.core.logs import install_log_scrubbers
-from app.core.plugins import Plugins
+from app.core.mail import Mailer
 from app.core.middleware import (
     BodySizeLimitMiddleware,
     BusyMiddleware,
@@ -26,7 +24,8 @@ from app.core.middleware import (
     SecurityHeadersMiddleware,
     UnexpectedErrorMiddleware,
 )
-
+from app.core.plugins import Plugins
+from app.core.routes import remember_route_paths
 
 # Lowest first: each domain may use the hooks of those before it, never those after.
 DOMAINS = ("app.accounts", "app.privacy", "app.registry", "app.matching")
@@ -47,9 +46,19 @@ def build_plugins(domains: tuple[str, ...] = DOMAINS) -> Plugins:
     return plugins
 
 
+# Connections beyond the request threads' own, for work outside requests (the suggestion index's
+# background rebuild), so that it never takes a connection an admitted request is counting on.
+BACKGROUND_CONNECTIONS = 2
+
+
 def pool_options(settings: Settings) -> dict:
-    """A fixed pool the size of the thread pool: connections never outnumber what can use them."""
-    return {"pool_size": settings.db_pool_size, "max_overflow": 0, "pool_timeout": settings.db_pool_timeout_seconds}
+    """One connection per request thread (as many as requests admitted at once, see
+    `BusyMiddleware`), plus a few for background work."""
+    return {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": BACKGROUND_CONNECTIONS,
+        "pool_timeout": settings.db_pool_timeout_seconds,
+    }
 
 
 class UnsafeProductionState(RuntimeError):
@@ -109,6 +118,7 @@ def create_app(settings: Settings | None = None, *, engine=None, session_factory
 
     app.mount("/static", StaticFiles(directory=settings.static_dir, check_dir=False), name="static")
     install_error_handlers(app)
+    remember_route_paths(app.router)
 
     # Added innermost first: the security headers wrap everything, even the 500 page.
     app.add_middleware(CSRFMiddleware, settings=settings)

@@ -24,19 +24,23 @@ from app.core.responses import see_other
 def load_account(request: Request, db: DbSession) -> Account | None:
     """Resolve the session cookie once per request and share the account with the templates.
 
-    The session is checked (and touched, or removed when dead) in a short transaction of its
-    own, before the request's unit of work begins: a refused request must not undo it.
+    The session and its account are read in the request's own session (one query); `load_account`
+    runs before anything else touches it. Upkeep (touching the idle clock once a minute, or
+    removing a dead session) is committed at once in a short transaction of its own, so a
+    refused request cannot undo it.
     """
     state = request.scope.setdefault("state", {})
     if "account" not in state:
         settings = request.app.state.settings
-        cookie_value = request.cookies.get(settings.session_cookie_name)
-        account_id = None
-        if cookie_value:
-            with request.app.state.session_factory() as auth_db:
-                account_id = service.check_session(auth_db, settings, cookie_value=cookie_value)
-                auth_db.commit()
-        account = db.get(Account, account_id) if account_id is not None else None
+        check = service.read_session(db, settings, cookie_value=request.cookies.get(settings.session_cookie_name))
+        if check is not None and check.upkeep:
+            # Reading the session is all this unit of work has done yet: end it, and let the
+            # upkeep begin a transaction of its own on the same connection (a second connection
+            # while holding this one could wait forever on a full pool).
+            db.commit()
+            service.keep_session(db, check)
+            db.commit()
+        account = check.account if check is not None else None
         state["account"] = account
         # Templates get a plain copy: an error page may render after the session rolled back.
         state["viewer"] = Viewer.of(account) if account else None
@@ -67,7 +71,8 @@ def safe_next_path(raw: str | None) -> str:
 
 
 def require_role(*roles: Role) -> Callable[..., Account]:
-    def dependency(request: Request, account: OptionalAccount) -> Account:
+    # Pure checks are `async`: FastAPI runs them on the event loop instead of a worker thread.
+    async def dependency(request: Request, account: OptionalAccount) -> Account:
         if account is None:
             path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise SignInRequired(safe_next_path(path) if request.method == "GET" else "/")
@@ -97,7 +102,7 @@ def api_account(request: Request, db: DbSession) -> Account:
 
 
 def api_require_role(*roles: Role) -> Callable[..., Account]:
-    def dependency(account: Annotated[Account, Depends(api_account)]) -> Account:
+    async def dependency(account: Annotated[Account, Depends(api_account)]) -> Account:
         if account.role not in roles:
             raise Forbidden()
         return account
@@ -123,7 +128,7 @@ class Actor:
 def require_actor(*roles: Role) -> Callable[..., Actor]:
     check = require_role(*roles)
 
-    def dependency(account: Annotated[Account, Depends(check)]) -> Actor:
+    async def dependency(account: Annotated[Account, Depends(check)]) -> Actor:
         return Actor.of(account)
 
     return dependency
@@ -132,7 +137,7 @@ def require_actor(*roles: Role) -> Callable[..., Actor]:
 def api_require_actor(*roles: Role) -> Callable[..., Actor]:
     check = api_require_role(*roles)
 
-    def dependency(account: Annotated[Account, Depends(check)]) -> Actor:
+    async def dependency(account: Annotated[Account, Depends(check)]) -> Actor:
         return Actor.of(account)
 
     return dependency

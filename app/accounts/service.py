@@ -340,36 +340,61 @@ def _prune_sessions(db: Session, settings: Settings, *, account_id: int) -> None
             db.delete(session)
 
 
-def check_session(db: Session, settings: Settings, *, cookie_value: str | None) -> int | None:
-    """The account id behind a session cookie, applying the idle and absolute timeouts.
+@dataclass(frozen=True)
+class SessionCheck:
+    """What a session cookie stands for, read without writing: the live account (None when the
+    session is dead) and the upkeep the session needs (`"end"` when dead, `"touch"` when its idle
+    clock is over a minute old, else None)."""
 
-    A dead session (expired, or its account deactivated) is deleted and answers None. Callers
-    run this in a transaction of its own (see `dependencies.load_account`). The reads end that
-    transaction before anything is written, and a write starts its own with the write itself:
-    on SQLite a transaction that reads and then writes cannot wait for another writer ("database
-    is locked" at once), while one that begins by writing waits its turn (the busy timeout).
-    """
+    digest: str
+    account: Account | None
+    upkeep: str | None
+    now: datetime
+
+
+def read_session(db: Session, settings: Settings, *, cookie_value: str | None) -> SessionCheck | None:
+    """The session behind a cookie and its account, in one query; None for an unknown cookie."""
     if not cookie_value or len(cookie_value) > 128:
         return None
     digest = token_digest(cookie_value)
-    session = db.get(UserSession, digest)
-    if session is None:
+    row = db.execute(
+        select(UserSession, Account)
+        .join(Account, Account.id == UserSession.account_id, isouter=True)
+        .where(UserSession.id == digest)
+    ).first()
+    if row is None:
         return None
+    session, account = row
     now = utcnow()
-    account = db.get(Account, session.account_id)
-    dead = _session_expired(settings, session, now) or account is None or not account.is_active
+    if _session_expired(settings, session, now) or account is None or not account.is_active:
+        return SessionCheck(digest, None, "end", now)
     # Sliding idle timeout, written at most once a minute to spare the database.
-    touch = not dead and now - session.last_seen_at > timedelta(seconds=60)
-    account_id = account.id if account is not None else None
+    touch = now - session.last_seen_at > timedelta(seconds=60)
+    return SessionCheck(digest, account, "touch" if touch else None, now)
+
+
+def keep_session(db: Session, check: SessionCheck) -> None:
+    """Do a session's upkeep. Callers give it a transaction that begins with this write: on SQLite
+    a transaction that reads and then writes cannot wait for another writer ("database is locked"
+    at once), while one that begins by writing waits its turn (the busy timeout)."""
+    if check.upkeep == "end":
+        db.execute(delete(UserSession).where(UserSession.id == check.digest))
+    elif check.upkeep == "touch":
+        db.execute(update(UserSession).where(UserSession.id == check.digest).values(last_seen_at=check.now))
+
+
+def check_session(db: Session, settings: Settings, *, cookie_value: str | None) -> int | None:
+    """The account id behind a session cookie, applying the idle and absolute timeouts; a dead
+    session (expired, or its account deactivated) is deleted and answers None. The reads end
+    their transaction before the upkeep writes (see `keep_session`)."""
+    check = read_session(db, settings, cookie_value=cookie_value)
     db.commit()  # the read transaction ends here
-    if dead:
-        db.execute(delete(UserSession).where(UserSession.id == digest))
-        db.commit()
+    if check is None:
         return None
-    if touch:
-        db.execute(update(UserSession).where(UserSession.id == digest).values(last_seen_at=now))
+    if check.upkeep:
+        keep_session(db, check)
         db.commit()
-    return account_id
+    return check.account.id if check.account is not None else None
 
 
 def end_session(db: Session, *, cookie_value: str | None) -> None:

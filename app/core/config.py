@@ -72,9 +72,9 @@ class Settings(BaseSettings):
 
     # Per worker process: database connections, and as many request threads (so no thread waits
     # for a connection); beyond `busy_queue` more requests waiting, new ones get 503 at once.
-    db_pool_size: int = Field(default=20, ge=1, le=200)
+    db_pool_size: int = Field(default=4, ge=1, le=200)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
-    busy_queue: int = Field(default=40, ge=0, le=10_000)
+    busy_queue: int = Field(default=100, ge=0, le=10_000)
 
     @field_validator("log_level", mode="before")
     @classmethod

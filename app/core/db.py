@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, event
@@ -104,15 +106,35 @@ def atomic(session: Session) -> Iterator[None]:
         yield
 
 
-def get_db(request: Request) -> Iterator[Session]:
+async def get_db(request: Request) -> AsyncIterator[Session]:
     """One unit of work per request: commit when the handler returns, roll back if it raises.
 
-    Used with scope="function" so the commit happens before the response is sent.
+    Used with scope="function" so the commit happens before the response is sent. Making a
+    session touches no database, so it happens on the event loop; the end (commit or rollback,
+    then the after-request writes) is one trip to a worker thread.
     """
     session: Session = request.app.state.session_factory()
     try:
         yield session
-        session.commit()
+    except BaseException:
+        await _in_thread_shielded(_end_unit_of_work, request, session, False)
+        raise
+    await _in_thread_shielded(_end_unit_of_work, request, session, True)
+
+
+async def _in_thread_shielded(function: Callable[..., None], *args: Any) -> None:
+    # As FastAPI does for the end of a sync dependency: never cancelled half-way (the connection
+    # must go back to the pool), and never waiting for a thread that a waiting request holds.
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(function, *args, limiter=anyio.CapacityLimiter(1))
+
+
+def _end_unit_of_work(request: Request, session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
     except BaseException:
         session.rollback()
         raise

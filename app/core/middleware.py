@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
+import weakref
 from urllib.parse import parse_qs
 
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -242,15 +244,27 @@ async def _no_more_body() -> Message:
 
 
 class BusyMiddleware:
-    """When every request thread is taken and `queue` more are already waiting, answer 503 with
-    Retry-After at once: a fast "try again in a moment" beats a 30-second hang and a 500."""
+    """Admission control: at most `threads` requests inside the app at once, `queue` more waiting
+    their turn here (costing no thread), and beyond that a 503 with Retry-After at once.
+
+    A request holds its database connection from its first query to its end, across several
+    worker-thread hops (its dependencies, then the route). Were more requests inside than there
+    are connections, those holding one could wait for a thread that others hold while they wait
+    for a connection: every request stuck until the pool timeout. Admitting no more requests
+    than connections (and threads) means each admitted request always finds both.
+    """
 
     EXEMPT = ("/static/", "/healthz", "/readyz")
 
     def __init__(self, app: ASGIApp, *, threads: int, queue: int):
         self.app = app
+        self.threads = threads
         self.limit = threads + queue
-        self.in_flight = 0
+        self.in_flight = 0  # admitted or waiting
+        # One semaphore per event loop (a semaphore belongs to the loop it first waited in).
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.EXEMPT):
@@ -259,9 +273,14 @@ class BusyMiddleware:
         if self.in_flight >= self.limit:
             await _send_busy(scope, receive, send)
             return
+        loop = asyncio.get_running_loop()
+        slots = self._slots.get(loop)
+        if slots is None:
+            slots = self._slots[loop] = asyncio.Semaphore(self.threads)
         self.in_flight += 1
         try:
-            await self.app(scope, receive, send)
+            async with slots:
+                await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
 

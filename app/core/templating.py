@@ -42,8 +42,10 @@ PASSWORD_INPUT_TEXTS = {
 
 
 @lru_cache(maxsize=8)
-def _templates(templates_dir: str) -> Jinja2Templates:
+def _templates(templates_dir: str, auto_reload: bool = True) -> Jinja2Templates:
     env = Environment(
+        # Checking every template file's time on every page is for people editing them.
+        auto_reload=auto_reload,
         loader=ChoiceLoader(
             [
                 FileSystemLoader(templates_dir),
@@ -115,7 +117,8 @@ def error_list(context, errors: list) -> list[dict]:
 
 
 def templates_for(request: Request) -> Jinja2Templates:
-    return _templates(str(request.app.state.settings.templates_dir))
+    settings = request.app.state.settings
+    return _templates(str(settings.templates_dir), settings.environment == "development")
 
 
 def static_manifest(static_dir: Path) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """`marketplace bench live`: the borough served by real uvicorn workers, suggestions timed over
 HTTP through the API, quiet and then while another person writes 1 and 10 times a second, with
-the memory each worker holds once its index is built."""
+the memory each worker holds once its index is built; then a crowd (wrk, 16 and 64 connections)
+on a citizen's signed-in dashboard `/my`, beside a bare FastAPI app served the same way."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from app.accounts import service as accounts
-from app.accounts.models import Account, ApiToken, Role
+from app.accounts.models import Account, ApiToken, Role, UserSession
 from app.core.config import get_settings
 from app.core.db import make_engine, make_session_factory
 from app.devtools.bench_matching import writes_in_background
 from app.devtools.bench_pages import BenchError, percentile, served_process
+from app.devtools.crowd import crowd, crowd_lines, wrk_path
 from app.devtools.demo import ensure_borough
 from app.registry.models import HelpRequest, ItemStatus, Person
 
@@ -52,11 +54,21 @@ def _tokens_for_requesters(factory, settings, rng: random.Random, samples: int) 
     return out
 
 
+def _dashboard_cookie(factory, settings) -> str:
+    """A signed-in session for the first bench citizen, as a Cookie header's value."""
+    with factory() as db:
+        account = db.execute(select(Account).where(Account.email == LIVE_EMAIL.format(n=0))).scalar_one()
+        token = accounts.start_session(db, settings, account=account)
+        db.commit()
+    return f"{settings.session_cookie_name}={token}"
+
+
 def _remove_live_accounts(factory) -> None:
     with factory() as db:
         ids = select(Account.id).where(Account.email.like(LIVE_EMAIL_PATTERN))
         db.execute(update(Person).where(Person.account_id.in_(ids)).values(account_id=None))
         db.execute(delete(ApiToken).where(ApiToken.account_id.in_(ids)))
+        db.execute(delete(UserSession).where(UserSession.account_id.in_(ids)))
         db.execute(delete(Account).where(Account.email.like(LIVE_EMAIL_PATTERN)))
         db.commit()
 
@@ -105,10 +117,14 @@ def _worker_rss_mb(server_pid: int) -> list[float]:
     return sorted(out)
 
 
-def bench_live(*, people: int, seed: int, workers: int, samples: int, calls: int, seconds: float = 10.0) -> dict[str, Any]:
+def bench_live(
+    *, people: int, seed: int, workers: int, samples: int, calls: int, seconds: float = 10.0, crowd_seconds: float = 10.0
+) -> dict[str, Any]:
     settings = get_settings()
     if settings.is_production:
         raise BenchError("bench live refuses to run in production (it adds demo sign-ins)")
+    if crowd_seconds > 0:
+        wrk_path()  # before the borough is built: say at once what is missing
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     result: dict[str, Any] = {"database": engine.dialect.name, "people": people, "workers": workers, "transport": "http"}
@@ -125,6 +141,14 @@ def bench_live(*, people: int, seed: int, workers: int, samples: int, calls: int
                     result[f"writes_{rate}_per_second"] = _summary(_timings(host, port, sample, calls, seconds)) | {"writes": 0}
                 result[f"writes_{rate}_per_second"]["writes"] = written[0]
             result["worker_rss_mb"] = _worker_rss_mb(process.pid) if workers > 1 else []
+            if crowd_seconds > 0:
+                cookie = _dashboard_cookie(factory, settings)
+                with served_process(settings, workers=workers, target="app.devtools.bare_app:app", factory=False) as (
+                    bare_host, bare_port, _bare,
+                ):  # fmt: skip
+                    result["dashboard_crowd"] = crowd(
+                        (host, port, "/my", cookie), (bare_host, bare_port), seconds=crowd_seconds
+                    )
     finally:
         _remove_live_accounts(factory)
         engine.dispose()
@@ -137,10 +161,17 @@ def cli_bench_live(args: argparse.Namespace) -> int:
     try:
         result = bench_live(
             people=args.people, seed=args.seed, workers=args.workers, samples=args.samples, calls=args.calls,
-            seconds=args.seconds,
+            seconds=args.seconds, crowd_seconds=args.crowd_seconds,
         )
     except BenchError as error:
         print(f"bench live: {error}", file=sys.stderr)
         return 2
-    print(json.dumps(result) if args.json else "\n".join(f"{k:>24}: {v}" for k, v in result.items()))
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    crowd_figures = result.pop("dashboard_crowd", None)
+    print("\n".join(f"{k:>24}: {v}" for k, v in result.items()))
+    if crowd_figures:
+        print("\n/my under a crowd (wrk, 2 threads), beside a bare FastAPI app:")
+        print("\n".join(crowd_lines(crowd_figures)))
     return 0

@@ -76,13 +76,18 @@ def served(settings: Settings, *, start_seconds: float = SERVER_START_SECONDS) -
 
 @contextmanager
 def served_process(
-    settings: Settings, *, workers: int = 1, start_seconds: float = SERVER_START_SECONDS
+    settings: Settings,
+    *,
+    workers: int = 1,
+    start_seconds: float = SERVER_START_SECONDS,
+    target: str = "app.main:create_app",
+    factory: bool = True,
 ) -> Iterator[tuple[str, int, subprocess.Popen]]:
     """Like `served`, with `workers` uvicorn worker processes; also yields the server process."""
     host, port = "127.0.0.1", _free_port()
     env = {**os.environ, "MARKETPLACE_DATABASE_URL": settings.database_url}
     command = [
-        sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
+        sys.executable, "-m", "uvicorn", target, *(["--factory"] if factory else []),
         "--host", host, "--port", str(port), "--log-level", "warning", "--no-access-log",
         *(["--workers", str(workers)] if workers > 1 else []),
     ]  # fmt: skip

@@ -99,5 +99,9 @@ def add_bench_live(benches: Any) -> None:
     parser.add_argument("--samples", type=int, default=50, help="citizens whose help requests are asked about")
     parser.add_argument("--calls", type=int, default=300, help="timed calls in each phase, at least")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long each phase lasts, at least")
+    parser.add_argument(
+        "--crowd-seconds", type=float, default=10.0,
+        help="how long wrk crowds /my and the bare app at 16 and at 64 connections (0: no crowd)",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=_bench_live)

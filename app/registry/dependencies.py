@@ -55,20 +55,25 @@ def is_self(actor: Actor, person: Person) -> bool:
     return person.account_id is not None and person.account_id == actor.account_id
 
 
+# One dependency each, so FastAPI resolves a route's actor once however many loaders ask for it.
+citizen_actor = require_actor(Role.citizen)
+api_citizen_actor = api_require_actor(Role.citizen)
+
+
 def _own_person(db: Session, actor: Actor) -> Person:
     return service.person_for_account(db, account=actor.account_id)
 
 
-def citizen_person(db: DbSession, actor: Annotated[Actor, Depends(require_actor(Role.citizen))]) -> Person:
+def citizen_person(db: DbSession, actor: Annotated[Actor, Depends(citizen_actor)]) -> Person:
     return _own_person(db, actor)
 
 
-def api_citizen_person(db: DbSession, actor: Annotated[Actor, Depends(api_require_actor(Role.citizen))]) -> Person:
+def api_citizen_person(db: DbSession, actor: Annotated[Actor, Depends(api_citizen_actor)]) -> Person:
     return _own_person(db, actor)
 
 
-CitizenActor = Annotated[Actor, Depends(require_actor(Role.citizen))]
-ApiCitizenActor = Annotated[Actor, Depends(api_require_actor(Role.citizen))]
+CitizenActor = Annotated[Actor, Depends(citizen_actor)]
+ApiCitizenActor = Annotated[Actor, Depends(api_citizen_actor)]
 CitizenPerson = Annotated[Person, Depends(citizen_person)]
 ApiCitizenPerson = Annotated[Person, Depends(api_citizen_person)]
 
@@ -122,7 +127,7 @@ def load_item(request: Request, db: Session, journey: ItemAccess, item_id: int, 
 
 
 def citizen_journey_subject(
-    db: DbSession, actor: Annotated[Actor, Depends(require_actor(Role.citizen))]
+    db: DbSession, actor: Annotated[Actor, Depends(citizen_actor)]
 ) -> tuple[Actor, Person, dict[str, Any]]:
     """A citizen's own journeys: they act for themself, and the URLs carry no person."""
     return actor, _own_person(db, actor), {}

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from app.core.config import Settings
-from app.main import create_app, pool_options
+from app.main import BACKGROUND_CONNECTIONS, create_app, pool_options
 
 
 @pytest.fixture()
@@ -51,9 +51,37 @@ def test_beyond_the_threads_and_a_short_queue_new_requests_get_503_at_once(busy_
     assert [r.status_code for r in served] == [200, 200, 200]
 
 
+def test_no_more_requests_are_inside_the_app_than_threads_and_the_rest_wait_their_turn(settings, engine, session_factory):
+    """Each request holds its connection across several thread hops: with more requests inside
+    than connections, they could all wait on each other until the pool timeout."""
+    app = create_app(
+        settings.model_copy(update={"db_pool_size": 2, "busy_queue": 10}), engine=engine, session_factory=session_factory
+    )
+    inside = {"now": 0, "most": 0}
+
+    async def counted() -> dict:
+        inside["now"] += 1
+        inside["most"] = max(inside["most"], inside["now"])
+        await asyncio.sleep(0.05)
+        inside["now"] -= 1
+        return {"ok": True}
+
+    app.add_api_route("/api/v1/test-counted", counted, methods=["GET"], include_in_schema=False)
+
+    async def crowd():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            return await asyncio.gather(*(client.get("/api/v1/test-counted") for _ in range(8)))
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        answers = pool.submit(asyncio.run, crowd()).result(timeout=30)
+    assert [a.status_code for a in answers] == [200] * 8, "all 8 were served: 2 inside, the rest queued"
+    assert inside["most"] == 2
+
+
 def test_the_pool_is_sized_to_the_thread_pool():
     options = pool_options(Settings(environment="test", db_pool_size=7))
-    assert options == {"pool_size": 7, "max_overflow": 0, "pool_timeout": 5.0}
+    assert options == {"pool_size": 7, "max_overflow": BACKGROUND_CONNECTIONS, "pool_timeout": 5.0}
 
 
 def test_a_worker_uses_as_many_threads_as_connections(settings, engine, session_factory):
