@@ -44,6 +44,8 @@ class Account(SQLModel, table=True):
     is_demo: bool = Field(default=False, index=True)
     # The language of this person's pages and mail (a code from app.core.i18n.SUPPORTED_LANGUAGES).
     language: str = Field(default="en", max_length=16, sa_column_kwargs={"server_default": "en"})
+    # Mail about their matches (proposed, answered, messages...); the pages always show them.
+    match_emails: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     created_at: datetime = _utc(default_factory=utcnow)
     password_changed_at: datetime | None = _utc(default=None)
     deactivated_at: datetime | None = _utc(default=None)

@@ -1,5 +1,6 @@
 """JSON API for matching: suggestions for your own items, and whole-area runs for staff."""
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -8,10 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.accounts.dependencies import api_require_role
 from app.accounts.models import Account, Role
 from app.core.db import DbSession
-from app.core.errors import NotFound
+from app.core.errors import Conflict, NotFound
+from app.matching import engine, service, workflow
 from app.matching import jobs as matching_jobs
-from app.matching import service
-from app.matching.models import MatchRun, RunStatus
+from app.matching.dependencies import MatchAccess, load_match, side_for_pair
+from app.matching.models import Answer, DeclineReason, MatchRun, MatchSide, MatchStatus, RunStatus
+from app.privacy.audit import AuditAction
 from app.registry import service as registry
 from app.registry.dependencies import ApiCitizenActor, ApiCitizenPerson, ItemAccess, load_item
 
@@ -112,3 +115,193 @@ def run_status(db: DbSession, account: StaffRunner, run_id: int) -> RunOut:
         raise NotFound()
     fields = {k: getattr(run, k) for k in RunOut.model_fields if k != "seconds"}
     return RunOut(**fields, seconds=run.milliseconds / 1000)
+
+
+# --- matches: from suggestion to help given ----------------------------------------------------
+
+
+class MatchAnswers(BaseModel):
+    offer: Answer
+    request: Answer
+
+
+class OtherSide(BaseModel):
+    title: str
+    skills: list[str]
+
+
+class ContactOut(BaseModel):
+    first_name: str
+    method: str
+    value: str
+
+
+class MatchOut(BaseModel):
+    id: int
+    status: MatchStatus
+    version: int
+    offer_id: int
+    request_id: int
+    my_side: MatchSide
+    answers: MatchAnswers
+    score: float
+    explanation: str
+    other: OtherSide
+    contact: ContactOut | None
+    minutes_given: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class MatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    offer_id: int
+    request_id: int
+
+
+class VersionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int
+
+
+class DeclineIn(VersionIn):
+    reason: DeclineReason = DeclineReason.other
+    note: str | None = Field(default=None, max_length=500)
+
+
+class CompleteIn(VersionIn):
+    minutes_given: int = Field(ge=1, le=workflow.MAX_MINUTES)
+    outcome: str | None = Field(default=None, max_length=2000)
+
+
+class TimeIn(VersionIn):
+    minutes_given: int = Field(ge=1, le=workflow.MAX_MINUTES)
+
+
+class CancelIn(VersionIn):
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(min_length=1, max_length=2000)
+
+
+class MessageOut(BaseModel):
+    id: int
+    from_me: bool
+    body: str
+    created_at: datetime
+
+
+def match_out(db, access: MatchAccess) -> MatchOut:
+    match, side, sides = access.match, access.side, access.sides
+    other_kind = registry.REQUEST if side is MatchSide.offer else registry.OFFER
+    other_item = sides.item(side.other)
+    skills = registry.skills_of(db, kind=other_kind, item_ids=[other_item.id])[other_item.id]
+    contact = service.contact_for(db, match=match, side=side, sides=sides)
+    return MatchOut(
+        id=match.id, status=match.status, version=match.version, offer_id=match.offer_id, request_id=match.request_id,
+        my_side=side, answers=MatchAnswers(offer=match.offer_answer, request=match.request_answer),
+        score=round(match.score / engine.SCORE_SCALE, 3), explanation=match.explanation,
+        other=OtherSide(title=other_item.title, skills=sorted(s.code for s in skills)),
+        contact=ContactOut(**vars(contact)) if contact else None,
+        minutes_given=service.minutes_recorded(match), created_at=match.created_at, updated_at=match.updated_at,
+    )  # fmt: skip
+
+
+def _changed(request: Request, db, actor, match_id: int, event: workflow.Event, version: int, **data) -> MatchOut:
+    access = load_match(request, db, actor, match_id, AuditAction.changed)
+    try:
+        service.change_match(
+            db, match=access.match, side=access.side, seen_version=version, event=event,
+            account_id=actor.account_id, mailer=request.app.state.mailer, **data,
+        )  # fmt: skip
+    except Conflict as conflict:
+        raise Conflict(latest=match_out(db, access).model_dump(mode="json")) from conflict
+    return match_out(db, access)
+
+
+@router.post("/matches", status_code=201, response_model=MatchOut, name="api:match_propose")
+def propose(request: Request, db: DbSession, actor: ApiCitizenActor, body: MatchIn) -> MatchOut:
+    """Ask to be put in touch about a pair of your offer and someone's request (or the reverse)."""
+    offer = registry.find_item(db, kind=registry.OFFER, item_id=body.offer_id)
+    help_request = registry.find_item(db, kind=registry.REQUEST, item_id=body.request_id)
+    side = None
+    if offer is not None and help_request is not None:
+        side = side_for_pair(request, db, actor, offer_person_id=offer.person_id, request_person_id=help_request.person_id)
+    if side is None:
+        raise NotFound()
+    match = service.propose_match(
+        db, request.app.state.settings, offer_id=offer.id, request_id=help_request.id, side=side,
+        account_id=actor.account_id, mailer=request.app.state.mailer,
+    )  # fmt: skip
+    return match_out(db, MatchAccess(match, side, service.sides_of(db, match)))
+
+
+@router.get("/matches", response_model=list[MatchOut], name="api:matches")
+def my_matches(request: Request, db: DbSession, actor: ApiCitizenActor, person: ApiCitizenPerson) -> list[MatchOut]:
+    return [
+        match_out(db, MatchAccess(match, side, service.sides_of(db, match)))
+        for match, side in service.matches_of_person(db, person_id=person.id)
+    ]
+
+
+@router.get("/matches/{match_id}", response_model=MatchOut, name="api:match")
+def one_match(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: int) -> MatchOut:
+    return match_out(db, load_match(request, db, actor, match_id))
+
+
+@router.post("/matches/{match_id}/accept", response_model=MatchOut, name="api:match_accept")
+def accept(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: int, body: VersionIn) -> MatchOut:
+    return _changed(request, db, actor, match_id, workflow.Event.accept, body.version)
+
+
+@router.post("/matches/{match_id}/decline", response_model=MatchOut, name="api:match_decline")
+def decline(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: int, body: DeclineIn) -> MatchOut:
+    return _changed(request, db, actor, match_id, workflow.Event.decline, body.version, reason=body.reason, note=body.note)
+
+
+@router.post("/matches/{match_id}/start", response_model=MatchOut, name="api:match_start")
+def start(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: int, body: VersionIn) -> MatchOut:
+    return _changed(request, db, actor, match_id, workflow.Event.start, body.version)
+
+
+@router.post("/matches/{match_id}/complete", response_model=MatchOut, name="api:match_complete")
+def complete(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: int, body: CompleteIn) -> MatchOut:
+    return _changed(
+        request, db, actor, match_id, workflow.Event.complete, body.version, minutes=body.minutes_given, outcome=body.outcome
+    )
+
+
+@router.post("/matches/{match_id}/confirm-time", response_model=MatchOut, name="api:match_confirm_time")
+def confirm_time(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: int, body: TimeIn) -> MatchOut:
+    """The other person confirms (or corrects) the time given once a match is completed."""
+    return _changed(request, db, actor, match_id, workflow.Event.confirm_time, body.version, minutes=body.minutes_given)
+
+
+@router.post("/matches/{match_id}/cancel", response_model=MatchOut, name="api:match_cancel")
+def cancel(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: int, body: CancelIn) -> MatchOut:
+    return _changed(request, db, actor, match_id, workflow.Event.cancel, body.version, reason=body.reason)
+
+
+@router.get("/matches/{match_id}/messages", response_model=list[MessageOut], name="api:match_messages")
+def messages(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: int) -> list[MessageOut]:
+    access = load_match(request, db, actor, match_id)
+    return [
+        MessageOut(id=m.id, from_me=m.sender_side is access.side, body=m.body, created_at=m.created_at)
+        for m in service.messages_of(db, match_id=access.match.id)
+    ]
+
+
+@router.post("/matches/{match_id}/messages", status_code=201, response_model=MessageOut, name="api:match_message")
+def write_message(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: int, body: MessageIn) -> MessageOut:
+    access = load_match(request, db, actor, match_id, AuditAction.changed)
+    message = service.post_message(
+        db, match=access.match, side=access.side, account_id=actor.account_id, body=body.body,
+        mailer=request.app.state.mailer,
+    )  # fmt: skip
+    return MessageOut(id=message.id, from_me=True, body=message.body, created_at=message.created_at)

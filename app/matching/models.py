@@ -34,6 +34,26 @@ TRANSITIONS = {
 }
 
 
+# Places an offer has in use: matches both people agreed to and not yet ended.
+PLACE_HOLDING = (MatchStatus.accepted, MatchStatus.active)
+
+
+class MatchSide(str, enum.Enum):
+    offer = "offer"
+    request = "request"
+
+    @property
+    def other(self) -> "MatchSide":
+        return MatchSide.request if self is MatchSide.offer else MatchSide.offer
+
+
+class DeclineReason(str, enum.Enum):
+    not_now = "not_now"  # not the right time
+    too_far = "too_far"
+    not_needed = "not_needed"  # not what I need
+    other = "other"
+
+
 class Answer(str, enum.Enum):
     pending = "pending"
     yes = "yes"
@@ -102,3 +122,29 @@ class Match(SQLModel, table=True):
     version: int = Field(default=1)
     created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
     updated_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
+    # The workflow (see `matching.workflow`): who asked, why it ended, and each side's account of
+    # the time given (the recorded `minutes_given` is what both confirmed, or the lower after 14 days).
+    proposed_by: MatchSide | None = Field(sa_type=enum_column(MatchSide, 8), default=None)
+    ended_by: MatchSide | None = Field(sa_type=enum_column(MatchSide, 8), default=None)
+    decline_reason: DeclineReason | None = Field(sa_type=enum_column(DeclineReason, 16), default=None)
+    decline_note: str | None = Field(default=None, max_length=500)
+    cancel_reason: str | None = Field(default=None, max_length=300)
+    offer_minutes: int | None = None
+    request_minutes: int | None = None
+    thanks: str | None = Field(default=None, max_length=1000)
+    accepted_at: datetime | None = Field(sa_type=UTCDateTime, default=None)
+    completed_at: datetime | None = Field(sa_type=UTCDateTime, default=None)
+
+
+class MatchMessage(SQLModel, table=True):
+    """A message between the two people of a match: plain text, kept with the match. Mail says
+    only that one arrived, never what it says."""
+
+    __tablename__ = "match_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    match_id: int = Field(foreign_key="match.id", index=True, ondelete="CASCADE")
+    sender_side: MatchSide = Field(sa_type=enum_column(MatchSide, 8))
+    sender_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
+    body: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)

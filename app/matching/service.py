@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.accounts.models import Account
@@ -24,9 +25,24 @@ from app.matching import engine, loader
 from app.matching.allocation import allocate_edges
 from app.matching.engine import Candidate, Context, Side, SideTable, Weights
 from app.matching.index import get_index
-from app.matching.models import OPEN_STATUSES, Answer, Match, MatchRun, MatchStatus
+from app.core.errors import Conflict, FieldError, InvalidInput
+from app.core.i18n import N_
+from app.core.mail import Mailer, render_mail, send_after_commit
+from app.matching import workflow
+from app.matching.models import (
+    OPEN_STATUSES,
+    PLACE_HOLDING,
+    Answer,
+    Match,
+    MatchMessage,
+    MatchRun,
+    MatchSide,
+    MatchStatus,
+)
+from app.privacy import service as privacy
 from app.privacy.models import ConsentPurpose
 from app.registry import availability
+from app.registry.models import ContactMethod, HelpRequest, Offer, Person
 from app.registry.service import MATCHING_STAMP, OFFER, REQUEST, ItemKind, in_matching_clause
 
 
@@ -314,3 +330,281 @@ def cancel_suggestions_on_withdrawal(db: Session, *, person_id: int, purpose: Co
     """A `consent_withdrawn` hook: without `profile` or `matching` consent nobody stays matched."""
     if purpose in (ConsentPurpose.matching, ConsentPurpose.profile):
         cancel_suggestions_of_person(db, person_id)
+
+
+# --- the match workflow ----------------------------------------------------------------------
+# States and who may do what: `matching.workflow`. Every change goes through `change_match`,
+# which applies the workflow's answer with `UPDATE ... WHERE version = :seen`.
+
+
+@dataclass(frozen=True)
+class Sides:
+    """A match's two items and the people who own them."""
+
+    offer: Offer
+    request: HelpRequest
+    offer_person: Person
+    request_person: Person
+
+    def person(self, side: MatchSide) -> Person:
+        return self.offer_person if side is MatchSide.offer else self.request_person
+
+    def item(self, side: MatchSide):
+        return self.offer if side is MatchSide.offer else self.request
+
+
+def sides_of(db: Session, match: Match) -> Sides:
+    offer, help_request = db.get(Offer, match.offer_id), db.get(HelpRequest, match.request_id)
+    return Sides(offer, help_request, db.get(Person, offer.person_id), db.get(Person, help_request.person_id))
+
+
+def state_of(match: Match) -> workflow.State:
+    return workflow.State(
+        status=match.status,
+        offer_answer=match.offer_answer,
+        request_answer=match.request_answer,
+        proposed_by=match.proposed_by,
+        offer_minutes=match.offer_minutes,
+        request_minutes=match.request_minutes,
+        completed_at=match.completed_at,
+    )
+
+
+def places_in_use(db: Session, offer_id: int, *, besides: int | None = None) -> int:
+    statement = select(func.count()).select_from(Match).where(Match.offer_id == offer_id, Match.status.in_(PLACE_HOLDING))
+    if besides is not None:
+        statement = statement.where(Match.id != besides)
+    return db.execute(statement).scalar_one()
+
+
+def pair_refusal(db: Session, settings: Settings, *, offer_id: int, request_id: int) -> tuple[str | None, Candidate | None]:
+    """Why this pair cannot be matched now (an English message id), or its scored candidate."""
+    categories = loader.skill_maps(db).categories
+    offers = loader.load_sides(db, OFFER, [OFFER.model.id == offer_id], categories)
+    requests = loader.load_sides(db, REQUEST, [REQUEST.model.id == request_id], categories)
+    if not offers or not requests:
+        return N_("One of these is no longer open for matching"), None
+    offer_side, request_side = offers[0], requests[0]
+    if offer_side.person_id == request_side.person_id:
+        return N_("You cannot be matched with yourself"), None
+    declined = loader.declined_pairs(db, offer_ids=[offer_id], request_ids=[request_id])
+    if (offer_id, request_id) in declined:
+        return N_("This match was declined, so it is not suggested again"), None
+    if places_in_use(db, offer_id) >= offer_side.capacity:
+        return N_("This offer has no places free just now"), None
+    found = engine.evaluate(offer_side, request_side, weights_from(settings), Context(declined=declined, now=utcnow().timestamp()))
+    if found is None:
+        return N_("These two do not fit: they need a shared skill, a time both are free, and to be near enough"), None
+    return None, found
+
+
+def write_from_here(db: Session) -> None:
+    """Let the next statement begin a transaction of its own when this one has only read.
+
+    On SQLite a transaction that read and then writes cannot wait for another writer: it fails
+    with "database is locked" at once. One that begins by writing waits its turn, then sees the
+    latest rows, so a stale version is a clean 409 rather than an error. PostgreSQL waits on the
+    row itself and needs nothing.
+    """
+    if db.get_bind().dialect.name == "sqlite" and not (db.new or db.dirty or db.deleted):
+        db.commit()
+
+
+def propose_match(
+    db: Session,
+    settings: Settings,
+    *,
+    offer_id: int,
+    request_id: int,
+    side: MatchSide,
+    account_id: int | None,
+    mailer: Mailer | None = None,
+) -> Match:
+    """Ask for a pair: a suggestion stored by a run becomes `proposed`; a pair from the index is
+    stored as `proposed` at once. The asker's answer is yes."""
+    existing = db.execute(
+        select(Match).where(Match.offer_id == offer_id, Match.request_id == request_id, Match.status.in_(OPEN_STATUSES))
+    ).scalar_one_or_none()
+    if existing is not None:
+        return change_match(
+            db, match=existing, side=side, seen_version=existing.version, event=workflow.Event.propose,
+            account_id=account_id, mailer=mailer,
+        )  # fmt: skip
+    refusal, candidate = pair_refusal(db, settings, offer_id=offer_id, request_id=request_id)
+    if refusal:
+        raise InvalidInput(FieldError("match", refusal))
+    names = loader.skill_maps(db).names
+    now = utcnow()
+    changes_ = workflow.next_state(workflow.State(MatchStatus.suggested), workflow.Event.propose, side, now=now)
+    match = Match(
+        offer_id=offer_id,
+        request_id=request_id,
+        score=candidate.score,
+        breakdown={k: round(v, 4) for k, v in candidate.parts.items()},
+        explanation=engine.explain(candidate, names)[:300],
+        distance_km=candidate.rounded_distance(),
+        created_at=now,
+        updated_at=now,
+        **changes_,
+    )
+    write_from_here(db)
+    try:
+        with db.begin_nested():
+            db.add(match)
+            db.flush()
+    except IntegrityError as exc:  # someone asked for the same pair a moment ago
+        raise Conflict() from exc
+    _after_change(db, match, workflow.Event.propose, side, mailer)
+    return match
+
+
+def change_match(
+    db: Session,
+    *,
+    match: Match,
+    side: MatchSide,
+    seen_version: int,
+    event: workflow.Event,
+    account_id: int | None,
+    mailer: Mailer | None = None,
+    **data,
+) -> Match:
+    """The one transition: check the workflow allows it, then apply it only if nobody changed the
+    match since `seen_version` (else `Conflict`, with the latest version)."""
+    if match.version != seen_version:
+        raise Conflict()
+    try:
+        values = workflow.next_state(state_of(match), event, side, now=utcnow(), **data)
+    except workflow.NotAllowed as refusal:
+        raise InvalidInput(FieldError("match", refusal.message)) from refusal
+    write_from_here(db)
+    if values.get("status") is MatchStatus.accepted and db.get_bind().dialect.name == "postgresql":
+        # Two acceptances of one offer's matches must not both take its last place.
+        db.execute(select(Offer.id).where(Offer.id == match.offer_id).with_for_update())
+    now = utcnow()
+    updated = db.execute(
+        update(Match)
+        .where(Match.id == match.id, Match.version == seen_version)
+        .values(**values, version=seen_version + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if updated.rowcount != 1:
+        db.refresh(match)  # the latest version, for the "someone changed this" answer
+        raise Conflict()
+    db.refresh(match)
+    if match.status is MatchStatus.accepted and "status" in values:
+        capacity = db.get(Offer, match.offer_id).capacity
+        if places_in_use(db, match.offer_id) > capacity:
+            raise InvalidInput(FieldError("match", N_("This offer has no places free just now")))
+    _after_change(db, match, event, side, mailer)
+    return match
+
+
+def _after_change(db: Session, match: Match, event: workflow.Event | str, side: MatchSide, mailer: Mailer | None) -> None:
+    """Keep every process's suggestions right (places and declined pairs), and tell the people."""
+    found = [Change("offer", match.offer_id), Change("request", match.request_id)]
+    if match.status is MatchStatus.declined:
+        found.append(Change("declined", match.offer_id, match.request_id))
+    changes.record(db, MATCHING_STAMP, found)
+    if mailer is not None:
+        notify(db, mailer, match=match, event=event, by=side)
+
+
+# What each change tells whom: the other person always; both when it brings them together.
+NOTICES = {
+    workflow.Event.propose: "proposed",
+    workflow.Event.accept: "answered",
+    workflow.Event.decline: "declined",
+    workflow.Event.start: "started",
+    workflow.Event.complete: "completed",
+    workflow.Event.confirm_time: "time",
+    workflow.Event.cancel: "cancelled",
+    "message": "message",
+}
+
+
+def notify(db: Session, mailer: Mailer, *, match: Match, event: workflow.Event | str, by: MatchSide | None) -> None:
+    """Mail (after commit) to the people this change concerns who want mail about matches.
+    It says what happened and links to the match: never a message's text or the other's details."""
+    notice = "accepted" if match.status is MatchStatus.accepted and event is workflow.Event.accept else NOTICES[event]
+    sides = sides_of(db, match)
+    told = list(MatchSide) if notice == "accepted" or by is None else [by.other]
+    settings = mailer.settings
+    for side in told:
+        person = sides.person(side)
+        account = db.get(Account, person.account_id) if person.account_id else None
+        if account is None or not account.is_active or not account.match_emails:
+            continue  # people without an account hear from their linker
+        message = render_mail(
+            settings, "match_update", to=account.email, language=account.language,
+            notice=notice, name=person.name.split()[0] if person.name else "", title=sides.item(side).title,
+            link=f"{settings.base_url.rstrip('/')}/matches/{match.id}",
+        )  # fmt: skip
+        send_after_commit(db, mailer, message)
+
+
+def matches_of_person(db: Session, *, person_id: int) -> list[tuple[Match, MatchSide]]:
+    """Every match of this person's offers and requests, newest first, with their side of each."""
+    offers = select(Offer.id).where(Offer.person_id == person_id)
+    requests = select(HelpRequest.id).where(HelpRequest.person_id == person_id)
+    rows = db.execute(
+        select(Match)
+        .where(or_(Match.offer_id.in_(offers), Match.request_id.in_(requests)))
+        .order_by(Match.created_at.desc(), Match.id.desc())
+    ).scalars()
+    out = []
+    for match in rows:
+        offer = db.get(Offer, match.offer_id)
+        out.append((match, MatchSide.offer if offer.person_id == person_id else MatchSide.request))
+    return out
+
+
+def post_message(
+    db: Session, *, match: Match, side: MatchSide, account_id: int | None, body: str, mailer: Mailer | None = None
+) -> MatchMessage:
+    if match.status not in (MatchStatus.accepted, MatchStatus.active, MatchStatus.completed):
+        raise InvalidInput(FieldError("body", N_("You can write to each other once you have both agreed")))
+    message = MatchMessage(match_id=match.id, sender_side=side, sender_account_id=account_id, body=body)
+    db.add(message)
+    db.flush()
+    if mailer is not None:
+        notify(db, mailer, match=match, event="message", by=side)
+    return message
+
+
+def messages_of(db: Session, *, match_id: int) -> list[MatchMessage]:
+    return list(
+        db.execute(select(MatchMessage).where(MatchMessage.match_id == match_id).order_by(MatchMessage.id)).scalars()
+    )
+
+
+@dataclass(frozen=True)
+class Contact:
+    first_name: str
+    method: str
+    value: str
+
+
+def contact_for(db: Session, *, match: Match, side: MatchSide, sides: Sides) -> Contact | None:
+    """The other person's first name and chosen contact, once both agreed and only if they gave
+    `share_contact` consent; otherwise None (a linker puts them in touch)."""
+    if match.status not in (MatchStatus.accepted, MatchStatus.active, MatchStatus.completed):
+        return None
+    other = sides.person(side.other)
+    if not privacy.has_consent(db, person_id=other.id, purpose=ConsentPurpose.share_contact):
+        return None
+    method = other.preferred_contact
+    value = other.phone if method is ContactMethod.phone else other.email
+    if not value:
+        account = db.get(Account, other.account_id) if other.account_id else None
+        value = other.email or (account.email if account else None)
+        method = ContactMethod.email
+    if not value:
+        return None
+    return Contact(first_name=(other.name.split() or [""])[0], method=method.value, value=value)
+
+
+def minutes_recorded(match: Match) -> int | None:
+    if match.minutes_given is not None:
+        return match.minutes_given
+    return workflow.recorded_minutes(match.offer_minutes, match.request_minutes, match.completed_at, utcnow())

@@ -1,0 +1,50 @@
+"""The object-level check for matches: a match belongs to the two people whose offer and help
+request it joins. Anyone else (and a match that does not exist) gets the same 404, and the
+refused attempt is recorded in the audit trail."""
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from sqlmodel import Session
+
+from app.accounts.dependencies import Actor
+from app.core.errors import NotFound
+from app.matching import service
+from app.matching.models import Match, MatchSide
+from app.privacy.audit import AuditAction, AuditOutcome
+from app.registry.dependencies import audit, is_self, may_act_for
+
+
+@dataclass
+class MatchAccess:
+    match: Match
+    side: MatchSide  # the side the actor acts for
+    sides: service.Sides
+
+    @property
+    def subject(self):
+        return self.sides.person(self.side)
+
+
+def load_match(request: Request, db: Session, actor: Actor, match_id: int, action: AuditAction = AuditAction.viewed) -> MatchAccess:
+    match = db.get(Match, match_id)
+    if match is None:
+        raise NotFound()
+    sides = service.sides_of(db, match)
+    for side in MatchSide:
+        person = sides.person(side)
+        if may_act_for(request, db, actor, person.id):
+            if not is_self(actor, person):
+                audit(request, actor, person, action, AuditOutcome.allowed)
+            return MatchAccess(match, side, sides)
+    audit(request, actor, sides.request_person, action, AuditOutcome.refused)
+    raise NotFound()
+
+
+def side_for_pair(request: Request, db: Session, actor: Actor, *, offer_person_id: int, request_person_id: int) -> MatchSide | None:
+    """Which side of a pair the actor may ask for: their offer's, or their request's."""
+    if may_act_for(request, db, actor, offer_person_id):
+        return MatchSide.offer
+    if may_act_for(request, db, actor, request_person_id):
+        return MatchSide.request
+    return None
