@@ -85,13 +85,30 @@ def _suggestions(db: Session, settings: Settings, *, kind: ItemKind, item_id: in
         for requests in index.request_tables():
             scored = engine.requests_for_offer(table, requests, row, weights, context)
             found += engine.candidates(scored, engine.top(scored, limit, by_offer=False), table, requests)
+        # (a full offer's own page shows none: every candidate carries that offer)
         found.sort(key=lambda c: (-c.score, c.request_id))
     else:
         for offers in index.offer_tables():
             scored = engine.offers_for_request(offers, table, row, weights, context)
-            found += engine.candidates(scored, engine.top(scored, limit, by_offer=True), offers, table)
+            # A few more than asked for, so that offers found full still leave `limit` to show.
+            found += engine.candidates(scored, engine.top(scored, limit + 5, by_offer=True), offers, table)
         found.sort(key=lambda c: (-c.score, c.offer_id))
-    return [_suggestion(c, kind, index.codes, index.names) for c in found[:limit]]
+    full = full_offers(db, {c.offer_id for c in found})
+    return [_suggestion(c, kind, index.codes, index.names) for c in found if c.offer_id not in full][:limit]
+
+
+def full_offers(db: Session, offer_ids: set[int]) -> set[int]:
+    """Those of these offers whose places are all taken by agreed matches: they are not suggested."""
+    if not offer_ids:
+        return set()
+    held = (
+        select(Match.offer_id, func.count().label("held"))
+        .where(Match.offer_id.in_(sorted(offer_ids)), Match.status.in_(PLACE_HOLDING))
+        .group_by(Match.offer_id)
+        .subquery()
+    )
+    statement = select(Offer.id).join(held, held.c.offer_id == Offer.id).where(held.c.held >= Offer.capacity)
+    return set(db.execute(statement).scalars())
 
 
 def _suggestion(candidate: Candidate, kind: ItemKind, codes: dict[int, str], names: dict[int, str]) -> Suggestion:

@@ -112,8 +112,8 @@ def next_state(
             raise NotAllowed(N_("Only a match you have both agreed to can be started"))
         changes = {"status": MatchStatus.active}
     elif event is Event.complete:
-        if status not in (MatchStatus.accepted, MatchStatus.active):
-            raise NotAllowed(N_("Only a match you have both agreed to can be completed"))
+        if status is not MatchStatus.active:
+            raise NotAllowed(N_("Mark the match as started first, then as completed"))
         changes = {
             "status": MatchStatus.completed,
             _minutes_field(side): _checked_minutes(minutes),
