@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None, *, engine=None, session_factory
     app.state.plugins = plugins
     # The same queue and jobs as `marketplace worker` (see app.core.jobs).
     app.state.jobs = build_jobs(settings, session_factory, plugins)
-    app.state.mailer = Mailer(settings, app.state.jobs)
+    app.state.mailer = plugins.mailer = Mailer(settings, app.state.jobs)
     app.include_router(pages.router)
     for module in domain_plugins():
         for router in module.routers():

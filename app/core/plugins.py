@@ -19,6 +19,8 @@ AccountSection = Callable[..., dict | None]
 ItemSection = Callable[..., dict | None]
 # (db, person_id, purpose) -> None: act at once on a withdrawn consent (in the same transaction)
 ConsentWithdrawn = Callable[..., None]
+# `(db, *, kind_key, item_id)`: an offer or help request was closed by its owner.
+ItemClosed = Callable[..., None]
 # (db, actor, person_id) -> True when this actor may act for this person
 PersonAccessRule = Callable[..., bool]
 # (db, person_id) -> the domain's personal data about this person, as plain JSON-able data
@@ -34,6 +36,9 @@ class Plugins:
     account_sections: list[AccountSection] = field(default_factory=list)
     item_sections: list[ItemSection] = field(default_factory=list)
     consent_withdrawn: list[ConsentWithdrawn] = field(default_factory=list)
+    item_closed: list[ItemClosed] = field(default_factory=list)
+    # The application's mailer, for hooks that tell people what happened (set by `create_app`).
+    mailer: Any = None
     person_access: list[PersonAccessRule] = field(default_factory=list)
     flash_messages: dict[str, str] = field(default_factory=dict)
     exporters: dict[str, Exporter] = field(default_factory=dict)
@@ -61,6 +66,10 @@ class Plugins:
         if any(known.name == job.name for known in self.jobs):
             raise ValueError(f"a job named {job.name} is already registered")
         self.jobs.append(job)
+
+    def item_was_closed(self, db: Any, *, kind_key: str, item_id: int) -> None:
+        for handler in self.item_closed:
+            handler(db, kind_key=kind_key, item_id=item_id)
 
     def consent_was_withdrawn(self, db: Any, *, person_id: int, purpose: Any) -> None:
         for handler in self.consent_withdrawn:

@@ -10,7 +10,14 @@ def register(plugins: Plugins) -> None:
 
     plugins.add_job(jobs.JOB)
     plugins.item_sections.append(views.item_suggestions_section)
-    plugins.consent_withdrawn.append(service.cancel_suggestions_on_withdrawal)
+    def cancel_matches_on_withdrawal(db, *, person_id: int, purpose) -> None:
+        service.cancel_matches_on_withdrawal(db, person_id=person_id, purpose=purpose, mailer=plugins.mailer)
+
+    def cancel_matches_of_closed_item(db, *, kind_key: str, item_id: int) -> None:
+        service.cancel_matches_of_item(db, kind_key=kind_key, item_id=item_id, mailer=plugins.mailer)
+
+    plugins.consent_withdrawn.append(cancel_matches_on_withdrawal)
+    plugins.item_closed.append(cancel_matches_of_closed_item)
 
 
 def routers() -> list:

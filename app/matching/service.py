@@ -336,17 +336,46 @@ def run_allocation(
 
 
 
-def cancel_suggestions_of_person(db: Session, person_id: int) -> None:
-    """Their open suggestions end at once."""
+def cancel_matches_of_person(db: Session, person_id: int, *, mailer: Mailer | None = None) -> int:
+    """Every open match of theirs ends at once (suggested, proposed, agreed or under way); the
+    other person of each match that went past a suggestion is told, neutrally."""
     offers = select(OFFER.model.id).where(OFFER.model.person_id == person_id)
     requests = select(REQUEST.model.id).where(REQUEST.model.person_id == person_id)
-    _cancel_suggestions_where(db, or_(Match.offer_id.in_(offers), Match.request_id.in_(requests)))
+    condition = or_(Match.offer_id.in_(offers), Match.request_id.in_(requests))
+
+    def leaving(match: Match) -> MatchSide:
+        return MatchSide.offer if db.get(Offer, match.offer_id).person_id == person_id else MatchSide.request
+
+    return _cancel_open_where(db, condition, mailer, leaving)
 
 
-def cancel_suggestions_on_withdrawal(db: Session, *, person_id: int, purpose: ConsentPurpose) -> None:
+def cancel_matches_of_item(db: Session, *, kind_key: str, item_id: int, mailer: Mailer | None = None) -> int:
+    side = MatchSide.offer if kind_key == OFFER.key else MatchSide.request
+    condition = Match.offer_id == item_id if side is MatchSide.offer else Match.request_id == item_id
+    return _cancel_open_where(db, condition, mailer, lambda _match: side)
+
+
+def _cancel_open_where(db: Session, condition, mailer: Mailer | None, leaving) -> int:
+    _cancel_suggestions_where(db, condition)  # suggestions nobody acted on simply go
+    found = list(db.execute(select(Match).where(Match.status.in_(OPEN_STATUSES), condition)).scalars())
+    for match in found:
+        ended = db.execute(
+            update(Match)
+            .where(Match.id == match.id, Match.version == match.version)
+            .values(status=MatchStatus.cancelled, version=match.version + 1, updated_at=utcnow(),
+                    cancel_reason=None, ended_by=None)
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+        db.refresh(match)
+        if ended.rowcount == 1:
+            _after_change(db, match, workflow.Event.cancel, leaving(match), mailer)
+    return len(found)
+
+
+def cancel_matches_on_withdrawal(db: Session, *, person_id: int, purpose: ConsentPurpose, mailer: Mailer | None = None) -> None:
     """A `consent_withdrawn` hook: without `profile` or `matching` consent nobody stays matched."""
     if purpose in (ConsentPurpose.matching, ConsentPurpose.profile):
-        cancel_suggestions_of_person(db, person_id)
+        cancel_matches_of_person(db, person_id, mailer=mailer)
 
 
 # --- the match workflow ----------------------------------------------------------------------

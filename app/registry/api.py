@@ -114,6 +114,7 @@ def _item_routes(kind: ItemKind, path: str, create_body: type, patch_body: type,
         if item.status.value != "closed":
             with atomic(db):
                 service.change_status(db, kind=kind, item=item, action="close")
+                request.app.state.plugins.item_was_closed(db, kind_key=kind.key, item_id=item.id)
         return _public(db, kind, item)
 
     base = f"/{path}"

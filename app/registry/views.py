@@ -531,6 +531,8 @@ def journey_router(kind: ItemKind, routes: JourneyRoutes, subject: Any, prefix: 
         try:
             with atomic(db):
                 service.change_status(db, kind=kind, item=item, action=action)
+                if action == "close":
+                    request.app.state.plugins.item_was_closed(db, kind_key=kind.key, item_id=item.id)
         except InvalidInput as error:
             db.refresh(item)
             if action == "publish":

@@ -244,3 +244,27 @@ def test_a_suggestion_a_run_stored_becomes_the_proposal(api, db, garden):
     asked = propose(api, garden)
     assert asked.status_code == 201 and asked.json()["id"] == stored.id and asked.json()["status"] == "proposed"
     assert len(matches(db)) == 1
+
+
+def test_withdrawing_consent_or_closing_an_item_cancels_every_open_match_and_tells_the_other(api, smtp, db, settings, garden):
+    from app.registry.models import ItemStatus
+
+    agreed = propose(api, garden).json()
+    act(api, garden.bryn, agreed["id"], "accept", version=1)
+    smtp.inbox.wait_for(3)
+    registry.set_person_consent(
+        db, settings, api.app.state.plugins, person=garden.bryn.person, purpose=ConsentPurpose.matching, given=False,
+        account=garden.bryn.account,
+    )  # fmt: skip
+    db.commit()
+    [ended] = matches(db, id=agreed["id"])
+    assert ended.status is MatchStatus.cancelled
+    mails = smtp.inbox.wait_for(4)
+    assert mails[-1]["To"] == garden.rhian.email and mails[-1]["Subject"] == "A match has been cancelled"
+    assert "Bryn" not in mails[-1].get_content()
+
+    asked = propose(api, garden, offer_item=garden.gwen_offer).json()
+    closed = api.delete(f"/api/v1/help-requests/{garden.need.id}", headers=api_token(api, garden.rhian.account))
+    assert closed.status_code in (200, 204), closed.text
+    [gone] = matches(db, id=asked["id"])
+    assert gone.status is MatchStatus.cancelled and db.get(type(garden.need), garden.need.id).status is ItemStatus.closed

@@ -21,7 +21,8 @@ def hook_names(plugins: Plugins) -> dict:
     return {
         "account_sections": [f.__qualname__ for f in plugins.account_sections],
         "item_sections": [f.__qualname__ for f in plugins.item_sections],
-        "consent_withdrawn": [f.__qualname__ for f in plugins.consent_withdrawn],
+        "consent_withdrawn": [f.__name__ for f in plugins.consent_withdrawn],
+        "item_closed": [f.__name__ for f in plugins.item_closed],
         "person_access": [f.__qualname__ for f in plugins.person_access],
         "flash_messages": sorted(plugins.flash_messages),
         "exporters": sorted(plugins.exporters),
@@ -33,7 +34,8 @@ def test_a_worker_gets_the_same_wiring_as_the_web_app(settings):
     app = create_app(settings)
     assert hook_names(build_plugins()) == hook_names(app.state.plugins)
     wiring = hook_names(app.state.plugins)
-    assert wiring["consent_withdrawn"] == ["pause_items_without_profile_consent", "cancel_suggestions_on_withdrawal"]
+    assert wiring["consent_withdrawn"] == ["pause_items_without_profile_consent", "cancel_matches_on_withdrawal"]
+    assert wiring["item_closed"] == ["cancel_matches_of_closed_item"]
     assert wiring["item_sections"] == ["item_suggestions_section"]
     assert wiring["person_access"] == ["own_person_rule"]
     assert {"registered", "signed-out", "published", "skill-saved"} <= set(wiring["flash_messages"])
