@@ -6,8 +6,9 @@ from app.core.plugins import Plugins
 
 
 def register(plugins: Plugins) -> None:
-    from app.matching import jobs, service, views
+    from app.matching import jobs, match_views, service, views
 
+    plugins.add_flash_messages(match_views.FLASH_MESSAGES)
     plugins.add_job(jobs.JOB)
     plugins.item_sections.append(views.item_suggestions_section)
     def cancel_matches_on_withdrawal(db, *, person_id: int, purpose) -> None:
@@ -21,6 +22,6 @@ def register(plugins: Plugins) -> None:
 
 
 def routers() -> list:
-    from app.matching import api, views
+    from app.matching import api, match_views, views
 
-    return [views.citizen_offer_suggestions, views.citizen_request_suggestions, api.router]
+    return [views.citizen_offer_suggestions, views.citizen_request_suggestions, match_views.router, api.router]

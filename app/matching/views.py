@@ -5,6 +5,7 @@ page can be mounted for a person on a linker's caseload.
 """
 
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -34,6 +35,23 @@ def suggestions_for(request: Request, db, journey: Journey, item_id: int, limit:
     return service.suggestions_for_request(db, settings, request_id=item_id, limit=limit)
 
 
+@dataclass(frozen=True)
+class OtherItem:
+    """What a person may see of the other side of a suggestion or match: never who, or where."""
+
+    title: str
+    skills: list[str]
+
+
+def other_items(db, kind: ItemKind, item_ids: list[int]) -> dict[int, OtherItem]:
+    skills = registry.skills_of(db, kind=kind, item_ids=item_ids)
+    out = {}
+    for item_id in item_ids:
+        item = registry.find_item(db, kind=kind, item_id=item_id)
+        out[item_id] = OtherItem(title=item.title, skills=[s.name for s in skills[item_id]])
+    return out
+
+
 def suggestions_router(kind: ItemKind, routes: JourneyRoutes, subject: Any, prefix: str) -> APIRouter:
     router = APIRouter(dependencies=[Depends(load_account)], include_in_schema=False)
 
@@ -51,10 +69,14 @@ def suggestions_router(kind: ItemKind, routes: JourneyRoutes, subject: Any, pref
     ) -> Response:
         item = load_item(request, db, journey, item_id)
         found = suggestions_for(request, db, journey, item.id, limit)
+        others = other_items(db, REQUEST if kind is OFFER else OFFER, [s.other_id for s in found])
         response = render(
             request,
             "matching/suggestions.html",
-            {"kind": kind, "journey": journey, "item": item, "suggestions": found, "live": registry.is_live(item)},
+            {
+                "kind": kind, "journey": journey, "item": item, "suggestions": found, "others": others,
+                "live": registry.is_live(item),
+            },  # fmt: skip
             block="suggestions" if is_htmx(request) else None,
         )
         response.headers["Vary"] = "HX-Request"

@@ -268,3 +268,52 @@ def test_withdrawing_consent_or_closing_an_item_cancels_every_open_match_and_tel
     assert closed.status_code in (200, 204), closed.text
     [gone] = matches(db, id=asked["id"])
     assert gone.status is MatchStatus.cancelled and db.get(type(garden.need), garden.need.id).status is ItemStatus.closed
+
+
+def test_the_pages_walk_a_match_from_suggestion_to_completed_without_javascript(api, db, garden):
+    from tests.conftest import csrf_token, sign_in
+
+    def form(path, data, page):
+        return api.post(path, data={"csrf_token": csrf_token(api, page), **data}, follow_redirects=False)
+
+    sign_in(api, garden.rhian.account)
+    page = api.get(f"/requests/{garden.need.id}/suggestions")
+    assert page.status_code == 200 and garden.bryn_offer.title in page.text and "Ask to be put in touch" in page.text
+    assert "Bryn" not in page.text
+    asked = form("/matches/ask", {"offer_id": garden.bryn_offer.id, "request_id": garden.need.id}, "/matches")
+    assert asked.status_code == 303
+    match_path = asked.headers["location"]
+    assert "Waiting for an answer" in api.get(match_path).text
+    assert "Your matches" in api.get("/my").text and garden.bryn_offer.title in api.get("/matches").text
+
+    api.cookies.clear()
+    sign_in(api, garden.bryn.account)
+    assert "Yes, put us in touch" in api.get(match_path).text
+    assert form(match_path + "/accept", {"version": 1}, match_path).status_code == 303
+    stale = form(match_path + "/accept", {"version": 1}, match_path)
+    assert stale.status_code == 409 and "Someone changed this just now" in stale.text and "You both said yes" in stale.text
+    assert form(match_path + "/messages", {"body": "See you Tuesday"}, match_path).status_code == 303
+    assert form(match_path + "/messages", {"body": "  "}, match_path).status_code == 422
+    assert "See you Tuesday" in api.get(match_path).text
+    assert form(match_path + "/start", {"version": 2}, match_path).status_code == 303
+    bad_time = form(match_path + "/complete", {"version": 3, "hours": "x"}, match_path)
+    assert bad_time.status_code == 422 and "Enter the time given" in bad_time.text
+    assert form(match_path + "/complete", {"version": 3, "hours": "1", "minutes": "30"}, match_path).status_code == 303
+    done = api.get(match_path).text
+    assert "Completed" in done and "Confirm the time" not in done
+
+    api.cookies.clear()
+    sign_in(api, garden.rhian.account)
+    assert form(match_path + "/confirm-time", {"version": 4, "hours": "1", "minutes": "30"}, match_path).status_code == 303
+    assert "1 hours 30 minutes" in api.get(match_path).text
+    [stored] = matches(db)
+    assert stored.status is MatchStatus.completed and stored.minutes_given == 90
+
+
+def test_another_persons_match_page_is_404(api, garden):
+    from tests.conftest import sign_in
+
+    match = propose(api, garden).json()
+    sign_in(api, garden.gwen.account)
+    assert api.get(f"/matches/{match['id']}").status_code == 404
+    assert api.get("/matches/999999").status_code == 404

@@ -1,0 +1,173 @@
+"""The match pages: ask to be put in touch, your matches, one match with its next step, its
+answers and its messages. Every form carries the version the person saw; a stale one shows the
+latest state with "Someone changed this just now" (409). Works without JavaScript."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import Response
+
+from app.accounts.dependencies import Actor, load_account
+from app.core.db import DbSession
+from app.core.errors import Conflict, FieldError, InvalidInput, NotFound
+from app.core.i18n import N_
+from app.core.responses import see_other
+from app.core.templating import render
+from app.matching import service, workflow
+from app.matching.dependencies import MatchAccess, load_match, side_for_pair
+from app.matching.models import DeclineReason, MatchSide
+from app.matching.views import other_items
+from app.privacy.audit import AuditAction
+from app.registry import service as registry
+from app.registry.dependencies import CitizenActor, CitizenPerson
+from app.registry.service import OFFER, REQUEST
+
+router = APIRouter(dependencies=[Depends(load_account)], include_in_schema=False)
+
+FLASH_MESSAGES = {
+    "match-asked": N_("We have asked the other person. We will let you know when they answer."),
+    "match-changed": N_("Your match has been updated."),
+    "message-sent": N_("Your message has been sent."),
+}
+DECLINE_REASONS = {
+    DeclineReason.not_now: N_("It is not the right time"),
+    DeclineReason.too_far: N_("It is too far"),
+    DeclineReason.not_needed: N_("It is not what I need"),
+    DeclineReason.other: N_("Another reason"),
+}
+STATUS_NAMES = {
+    "suggested": N_("Suggested"),
+    "proposed": N_("Waiting for an answer"),
+    "accepted": N_("You both said yes"),
+    "active": N_("Started"),
+    "completed": N_("Completed"),
+    "declined": N_("Declined"),
+    "cancelled": N_("Cancelled"),
+}
+EVENTS = {e.value: e for e in workflow.Event if e is not workflow.Event.propose}
+
+
+def _other(db, access: MatchAccess):
+    kind = REQUEST if access.side is MatchSide.offer else OFFER
+    item = access.sides.item(access.side.other)
+    return other_items(db, kind, [item.id])[item.id]
+
+
+def match_page(request: Request, db, access: MatchAccess, *, errors=None, status_code: int = 200, conflict: bool = False):
+    match = access.match
+    context = {
+        "match": match,
+        "side": access.side.value,
+        "mine": access.sides.item(access.side),
+        "other": _other(db, access),
+        "contact": service.contact_for(db, match=match, side=access.side, sides=access.sides),
+        "messages": service.messages_of(db, match_id=match.id),
+        "next_step": workflow.next_step(service.state_of(match), access.side),
+        "minutes": service.minutes_recorded(match),
+        "status_names": STATUS_NAMES,
+        "decline_reasons": DECLINE_REASONS,
+        "errors": errors or [],
+        "conflict": conflict,
+    }
+    return render(request, "matching/match.html", context, status_code=status_code)
+
+
+@router.post("/matches/ask", name="matching:ask")
+def ask(
+    request: Request, db: DbSession, actor: CitizenActor,
+    offer_id: Annotated[int, Form()], request_id: Annotated[int, Form()],
+) -> Response:  # fmt: skip
+    offer = registry.find_item(db, kind=OFFER, item_id=offer_id)
+    help_request = registry.find_item(db, kind=REQUEST, item_id=request_id)
+    side = None
+    if offer is not None and help_request is not None:
+        side = side_for_pair(request, db, actor, offer_person_id=offer.person_id, request_person_id=help_request.person_id)
+    if side is None:
+        raise NotFound()
+    match = service.propose_match(
+        db, request.app.state.settings, offer_id=offer.id, request_id=help_request.id, side=side,
+        account_id=actor.account_id, mailer=request.app.state.mailer,
+    )  # fmt: skip
+    return see_other(request, request.url_for("matching:match", match_id=match.id).path, flash="match-asked")
+
+
+@router.get("/matches", name="matching:matches")
+def matches_page(request: Request, db: DbSession, actor: CitizenActor, person: CitizenPerson) -> Response:
+    rows = []
+    for match, side in service.matches_of_person(db, person_id=person.id):
+        access = MatchAccess(match, side, service.sides_of(db, match))
+        rows.append({
+            "match": match, "other": _other(db, access), "mine": access.sides.item(side),
+            "next_step": workflow.next_step(service.state_of(match), side),
+        })  # fmt: skip
+    return render(request, "matching/matches.html", {"rows": rows, "status_names": STATUS_NAMES})
+
+
+@router.get("/matches/{match_id:int}", name="matching:match")
+def match_detail(request: Request, db: DbSession, actor: CitizenActor, match_id: int) -> Response:
+    return match_page(request, db, load_match(request, db, actor, match_id))
+
+
+def _minutes(hours: str, minutes: str) -> int | None:
+    try:
+        total = int(hours or 0) * 60 + int(minutes or 0)
+    except ValueError:
+        return None
+    return total if total > 0 else None
+
+
+@router.post("/matches/{match_id:int}/messages", name="matching:match_message")
+def match_message(
+    request: Request, db: DbSession, actor: CitizenActor, match_id: int,
+    body: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:  # fmt: skip
+    access = load_match(request, db, actor, match_id, AuditAction.changed)
+    text = body.strip()
+    if not text or len(text) > 2000:
+        problem = N_("Write your message") if not text else N_("Your message must be 2,000 characters or fewer")
+        return match_page(request, db, access, errors=[FieldError("body", problem)], status_code=422)
+    try:
+        service.post_message(
+            db, match=access.match, side=access.side, account_id=actor.account_id, body=text,
+            mailer=request.app.state.mailer,
+        )  # fmt: skip
+    except InvalidInput as error:
+        return match_page(request, db, access, errors=error.errors, status_code=422)
+    return see_other(request, request.url_for("matching:match", match_id=match_id).path + "#messages", flash="message-sent")
+
+
+# After the messages route, which it would otherwise swallow.
+@router.post("/matches/{match_id:int}/{action}", name="matching:match_action")
+def match_action(
+    request: Request, db: DbSession, actor: CitizenActor, match_id: int, action: str,
+    version: Annotated[int, Form()], reason: Annotated[str, Form(max_length=300)] = "",
+    note: Annotated[str, Form(max_length=500)] = "", hours: Annotated[str, Form(max_length=4)] = "",
+    minutes: Annotated[str, Form(max_length=4)] = "", outcome: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:  # fmt: skip
+    access = load_match(request, db, actor, match_id, AuditAction.changed)
+    event = EVENTS.get(action.replace("-", "_"))
+    if event is None:
+        raise NotFound()
+    data: dict = {}
+    if event is workflow.Event.decline:
+        data = {"reason": reason if reason in DeclineReason._value2member_map_ else DeclineReason.other, "note": note.strip()}
+    elif event is workflow.Event.cancel:
+        if not reason.strip():
+            return match_page(request, db, access, errors=[FieldError("reason", N_("Say why you are cancelling"))], status_code=422)
+        data = {"reason": reason.strip()}
+    elif event in (workflow.Event.complete, workflow.Event.confirm_time):
+        data = {"minutes": _minutes(hours, minutes)}
+        if event is workflow.Event.complete:
+            data["outcome"] = outcome.strip()
+    try:
+        service.change_match(
+            db, match=access.match, side=access.side, seen_version=version, event=event,
+            account_id=actor.account_id, mailer=request.app.state.mailer, **data,
+        )  # fmt: skip
+    except Conflict:
+        return match_page(request, db, access, status_code=409, conflict=True)
+    except InvalidInput as error:
+        db.rollback()
+        db.refresh(access.match)
+        return match_page(request, db, access, errors=error.errors, status_code=422)
+    return see_other(request, request.url_for("matching:match", match_id=match_id).path, flash="match-changed")
