@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from app.accounts.dependencies import Actor, load_account
+from app.accounts.dependencies import load_account
 from app.core.db import DbSession
 from app.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.core.i18n import N_

@@ -21,14 +21,13 @@ from app.core import changes
 from app.core.changes import Change
 from app.core.config import Settings
 from app.core.db import utcnow
-from app.matching import engine, loader
-from app.matching.allocation import allocate_edges
-from app.matching.engine import Candidate, Context, Side, SideTable, Weights
-from app.matching.index import get_index
 from app.core.errors import Conflict, FieldError, InvalidInput
 from app.core.i18n import N_
 from app.core.mail import Mailer, render_mail, send_after_commit
-from app.matching import workflow
+from app.matching import engine, loader, workflow
+from app.matching.allocation import allocate_edges
+from app.matching.engine import Candidate, Context, Side, SideTable, Weights
+from app.matching.index import get_index
 from app.matching.models import (
     OPEN_STATUSES,
     PLACE_HOLDING,

@@ -76,7 +76,7 @@ def suggestions_router(kind: ItemKind, routes: JourneyRoutes, subject: Any, pref
             {
                 "kind": kind, "journey": journey, "item": item, "suggestions": found, "others": others,
                 "live": registry.is_live(item),
-            },  # fmt: skip
+            },
             block="suggestions" if is_htmx(request) else None,
         )
         response.headers["Vary"] = "HX-Request"

@@ -15,7 +15,7 @@ from app.matching.models import Match, MatchStatus
 from app.privacy.models import ConsentPurpose
 from app.registry import service as registry
 from tests.conftest import api_token
-from tests.matching.conftest import PLUGINS, citizen, matches, offer, request
+from tests.matching.conftest import PLUGINS, citizen, matches, request
 from tests.smtp import SmtpServer
 
 MATCH_KEYS = {
