@@ -214,3 +214,27 @@ def create_live_offer(
     expect_no_errors(page)
     expect(status_tag(page)).to_have_text("Live")
     return page.url
+
+
+def create_live_request(
+    page: Page, title: str, *, skills: tuple[str, ...] = ("Gardening",),
+    times: tuple[str, ...] = ("Tuesday Morning",), distance: str = "Up to 2 km",
+) -> str:
+    """Walk the whole help-request journey from the dashboard and make it live; returns its URL."""
+    page.goto("/my")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("link", name="Ask for help").click()
+    answer_about(page, title)
+    submit(page, "Continue")
+    tick_skills(page, *skills)
+    submit(page, "Continue")
+    tick_times(page, *times)
+    submit(page, "Continue")
+    answer_travel(page, distance=distance)
+    submit(page, "Continue")
+    expect_no_errors(page)
+    expect(heading(page)).to_have_text("Check your answers")
+    submit(page, "Make it live")
+    expect_no_errors(page)
+    expect(status_tag(page)).to_have_text("Live")
+    return page.url
