@@ -128,14 +128,18 @@ STATUS_PAGES = {
 }
 
 
-def error_page(request: Request, status_code: int, heading: str | None = None, body: str | None = None) -> Response:
+def error_page(
+    request: Request, status_code: int, heading: str | None = None, body: str | None = None,
+    errors: list[FieldError] | None = None,
+) -> Response:  # fmt: skip
+    """The friendly error page; a refusal's own reasons (`errors`) are listed under the heading."""
     from app.core.templating import render
 
     default_heading, default_body = STATUS_PAGES.get(status_code, STATUS_PAGES[400])
     return render(
         request,
         "errors/error.html",
-        {"heading": heading or default_heading, "body": body or default_body},
+        {"heading": heading or default_heading, "body": body or default_body, "errors": errors or []},
         status_code=status_code,
     )
 
@@ -168,4 +172,4 @@ def app_error_response(request: Request, exc: AppError) -> Response:
     heading, body = STATUS_PAGES.get(exc.status, STATUS_PAGES[400])
     if type(exc) is AppError or isinstance(exc, Conflict):
         heading = exc.message  # a specific message says more than the status's generic heading
-    return error_page(request, exc.status, heading, body)
+    return error_page(request, exc.status, heading, body, errors)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from app.accounts.dependencies import load_account
+from app.accounts.models import Account, Role
 from app.core.db import DbSession
 from app.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.core.i18n import N_
@@ -28,6 +29,8 @@ FLASH_MESSAGES = {
     "match-asked": N_("We have asked the other person. We will let you know when they answer."),
     "match-changed": N_("Your match has been updated."),
     "message-sent": N_("Your message has been sent."),
+    "match-mail-on": N_("We will email you when there is news about your matches."),
+    "match-mail-off": N_("We will not email you about your matches. Your matches page always shows the news."),
 }
 DECLINE_REASONS = {
     DeclineReason.not_now: N_("It is not the right time"),
@@ -70,6 +73,26 @@ def match_page(request: Request, db, access: MatchAccess, *, errors=None, status
         "conflict": conflict,
     }
     return render(request, "matching/match.html", context, status_code=status_code)
+
+
+def account_mail_section(request: Request, db, account: Account) -> dict | None:
+    """On the account page, for citizens: whether to be emailed about their matches."""
+    if account.role is not Role.citizen:
+        return None
+    return {"template": "matching/_mail_choice.html", "match_emails": account.match_emails}
+
+
+@router.post("/account/match-emails", name="matching:mail_choice")
+def mail_choice(
+    request: Request, db: DbSession, actor: CitizenActor, choice: Annotated[str, Form(max_length=20)] = ""
+) -> Response:
+    if choice not in ("yes", "no"):
+        raise InvalidInput(FieldError("choice", N_("Choose whether we should email you")))
+    account = db.get(Account, actor.account_id)
+    account.match_emails = choice == "yes"
+    db.add(account)
+    flash = "match-mail-on" if account.match_emails else "match-mail-off"
+    return see_other(request, request.url_for("accounts:settings").path + "#match-emails", flash=flash)
 
 
 @router.post("/matches/ask", name="matching:ask")

@@ -11,6 +11,7 @@ def register(plugins: Plugins) -> None:
     plugins.add_flash_messages(match_views.FLASH_MESSAGES)
     plugins.add_job(jobs.JOB)
     plugins.item_sections.append(views.item_suggestions_section)
+    plugins.account_sections.append(match_views.account_mail_section)
     def cancel_matches_on_withdrawal(db, *, person_id: int, purpose) -> None:
         service.cancel_matches_on_withdrawal(db, person_id=person_id, purpose=purpose, mailer=plugins.mailer)
 

@@ -207,9 +207,19 @@ def test_messages_wait_for_both_yes_and_mail_never_carries_the_text(api, smtp, g
 
 
 def test_turning_match_mail_off_stops_it_and_the_page_still_shows_the_match(api, smtp, db, garden):
-    garden.bryn.account.match_emails = False
-    db.add(garden.bryn.account)
-    db.commit()
+    from tests.conftest import csrf_token, sign_in
+
+    sign_in(api, garden.bryn.account)
+    account_page = api.get("/account")
+    assert "Emails about your matches" in account_page.text
+    refused = api.post("/account/match-emails", data={"csrf_token": csrf_token(api, "/account"), "choice": "maybe"})
+    assert refused.status_code == 422 and "Choose whether we should email you" in refused.text  # only by tampering
+    turned_off = api.post(
+        "/account/match-emails", data={"csrf_token": csrf_token(api, "/account"), "choice": "no"}, follow_redirects=False
+    )
+    assert turned_off.status_code == 303
+    db.expire_all()
+    assert db.get(type(garden.bryn.account), garden.bryn.account.id).match_emails is False
     match = propose(api, garden).json()
     act(api, garden.bryn, match["id"], "accept", version=1)  # mails "You have both said yes": to Rhian only
     [only] = smtp.inbox.wait_for(1)
@@ -317,3 +327,17 @@ def test_another_persons_match_page_is_404(api, garden):
     sign_in(api, garden.gwen.account)
     assert api.get(f"/matches/{match['id']}").status_code == 404
     assert api.get("/matches/999999").status_code == 404
+
+
+def test_asking_for_a_pair_that_no_longer_fits_says_why_on_the_page(api, db, garden):
+    from tests.conftest import csrf_token, sign_in
+
+    first = propose(api, garden).json()
+    act(api, garden.bryn, first["id"], "decline", version=1)
+    sign_in(api, garden.rhian.account)
+    again = api.post(
+        "/matches/ask",
+        data={"csrf_token": csrf_token(api, "/matches"), "offer_id": garden.bryn_offer.id, "request_id": garden.need.id},
+    )
+    assert again.status_code == 422
+    assert "This match was declined, so it is not suggested again" in again.text
