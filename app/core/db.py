@@ -143,6 +143,19 @@ def _end_unit_of_work(request: Request, session: Session, commit: bool) -> None:
         _run_after_unit_of_work(request)
 
 
+def begin_writing(session: Session) -> None:
+    """Before a read-check-write (a versioned update): let the write begin a transaction of its
+    own when this unit of work has only read so far.
+
+    On SQLite a transaction that read and then writes cannot wait for another writer: it fails
+    with "database is locked" at once. One that begins by writing waits its turn (the busy
+    timeout), then sees the latest rows, so a stale version is a clean 409. Ending a transaction
+    that only read changes nothing. PostgreSQL waits on the row itself and needs nothing.
+    """
+    if session.get_bind().dialect.name == "sqlite" and not (session.new or session.dirty or session.deleted):
+        session.commit()
+
+
 def after_unit_of_work(request: Request, callback: Callable[[sessionmaker[Session]], None]) -> None:
     """Run `callback(session_factory)` once the request's own transaction has ended, committed or
     rolled back: for records that must outlive a refusal (the audit trail writes refused probes

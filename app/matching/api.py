@@ -218,7 +218,7 @@ def _changed(request: Request, db, actor, match_id: int, event: workflow.Event, 
     try:
         service.change_match(
             db, match=access.match, side=access.side, seen_version=version, event=event,
-            account_id=actor.account_id, mailer=request.app.state.mailer, **data,
+            mailer=request.app.state.mailer, **data,
         )  # fmt: skip
     except Conflict as conflict:
         raise Conflict(latest=match_out(db, access).model_dump(mode="json")) from conflict
@@ -228,16 +228,10 @@ def _changed(request: Request, db, actor, match_id: int, event: workflow.Event, 
 @router.post("/matches", status_code=201, response_model=MatchOut, name="api:match_propose")
 def propose(request: Request, db: DbSession, actor: ApiCitizenActor, body: MatchIn) -> MatchOut:
     """Ask to be put in touch about a pair of your offer and someone's request (or the reverse)."""
-    offer = registry.find_item(db, kind=registry.OFFER, item_id=body.offer_id)
-    help_request = registry.find_item(db, kind=registry.REQUEST, item_id=body.request_id)
-    side = None
-    if offer is not None and help_request is not None:
-        side = side_for_pair(request, db, actor, offer_person_id=offer.person_id, request_person_id=help_request.person_id)
-    if side is None:
-        raise NotFound()
+    side = side_for_pair(request, db, actor, offer_id=body.offer_id, request_id=body.request_id)
     match = service.propose_match(
-        db, request.app.state.settings, offer_id=offer.id, request_id=help_request.id, side=side,
-        account_id=actor.account_id, mailer=request.app.state.mailer,
+        db, request.app.state.settings, offer_id=body.offer_id, request_id=body.request_id, side=side,
+        mailer=request.app.state.mailer,
     )  # fmt: skip
     return match_out(db, MatchAccess(match, side, service.sides_of(db, match)))
 

@@ -12,6 +12,7 @@ from app.core.errors import NotFound
 from app.matching import service
 from app.matching.models import Match, MatchSide
 from app.privacy.audit import AuditAction, AuditOutcome
+from app.registry import service as registry
 from app.registry.dependencies import audit, is_self, may_act_for
 
 
@@ -41,10 +42,14 @@ def load_match(request: Request, db: Session, actor: Actor, match_id: int, actio
     raise NotFound()
 
 
-def side_for_pair(request: Request, db: Session, actor: Actor, *, offer_person_id: int, request_person_id: int) -> MatchSide | None:
-    """Which side of a pair the actor may ask for: their offer's, or their request's."""
-    if may_act_for(request, db, actor, offer_person_id):
-        return MatchSide.offer
-    if may_act_for(request, db, actor, request_person_id):
-        return MatchSide.request
-    return None
+def side_for_pair(request: Request, db: Session, actor: Actor, *, offer_id: int, request_id: int) -> MatchSide:
+    """Which side of a pair the actor asks for: their offer's, or their help request's. A pair
+    with neither (or an item that does not exist) is 404, like any id that is not theirs."""
+    offer = registry.find_item(db, kind=registry.OFFER, item_id=offer_id)
+    help_request = registry.find_item(db, kind=registry.REQUEST, item_id=request_id)
+    if offer is not None and help_request is not None:
+        if may_act_for(request, db, actor, offer.person_id):
+            return MatchSide.offer
+        if may_act_for(request, db, actor, help_request.person_id):
+            return MatchSide.request
+    raise NotFound()

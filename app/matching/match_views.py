@@ -19,7 +19,6 @@ from app.matching.dependencies import MatchAccess, load_match, side_for_pair
 from app.matching.models import DeclineReason, MatchSide
 from app.matching.views import other_items
 from app.privacy.audit import AuditAction
-from app.registry import service as registry
 from app.registry.dependencies import CitizenActor, CitizenPerson
 from app.registry.service import OFFER, REQUEST
 
@@ -100,16 +99,10 @@ def ask(
     request: Request, db: DbSession, actor: CitizenActor,
     offer_id: Annotated[int, Form()], request_id: Annotated[int, Form()],
 ) -> Response:  # fmt: skip
-    offer = registry.find_item(db, kind=OFFER, item_id=offer_id)
-    help_request = registry.find_item(db, kind=REQUEST, item_id=request_id)
-    side = None
-    if offer is not None and help_request is not None:
-        side = side_for_pair(request, db, actor, offer_person_id=offer.person_id, request_person_id=help_request.person_id)
-    if side is None:
-        raise NotFound()
+    side = side_for_pair(request, db, actor, offer_id=offer_id, request_id=request_id)
     match = service.propose_match(
-        db, request.app.state.settings, offer_id=offer.id, request_id=help_request.id, side=side,
-        account_id=actor.account_id, mailer=request.app.state.mailer,
+        db, request.app.state.settings, offer_id=offer_id, request_id=request_id, side=side,
+        mailer=request.app.state.mailer,
     )  # fmt: skip
     return see_other(request, request.url_for("matching:match", match_id=match.id).path, flash="match-asked")
 
@@ -185,7 +178,7 @@ def match_action(
     try:
         service.change_match(
             db, match=access.match, side=access.side, seen_version=version, event=event,
-            account_id=actor.account_id, mailer=request.app.state.mailer, **data,
+            mailer=request.app.state.mailer, **data,
         )  # fmt: skip
     except Conflict:
         return match_page(request, db, access, status_code=409, conflict=True)

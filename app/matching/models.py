@@ -131,7 +131,6 @@ class Match(SQLModel, table=True):
     cancel_reason: str | None = Field(default=None, max_length=300)
     offer_minutes: int | None = None
     request_minutes: int | None = None
-    thanks: str | None = Field(default=None, max_length=1000)
     accepted_at: datetime | None = Field(sa_type=UTCDateTime, default=None)
     completed_at: datetime | None = Field(sa_type=UTCDateTime, default=None)
 

@@ -20,7 +20,7 @@ from app.accounts.models import Account
 from app.core import changes
 from app.core.changes import Change
 from app.core.config import Settings
-from app.core.db import utcnow
+from app.core.db import begin_writing, utcnow
 from app.core.errors import Conflict, FieldError, InvalidInput
 from app.core.i18n import N_
 from app.core.mail import Mailer, render_mail, send_after_commit
@@ -408,7 +408,6 @@ def state_of(match: Match) -> workflow.State:
         status=match.status,
         offer_answer=match.offer_answer,
         request_answer=match.request_answer,
-        proposed_by=match.proposed_by,
         offer_minutes=match.offer_minutes,
         request_minutes=match.request_minutes,
         completed_at=match.completed_at,
@@ -443,18 +442,6 @@ def pair_refusal(db: Session, settings: Settings, *, offer_id: int, request_id: 
     return None, found
 
 
-def write_from_here(db: Session) -> None:
-    """Let the next statement begin a transaction of its own when this one has only read.
-
-    On SQLite a transaction that read and then writes cannot wait for another writer: it fails
-    with "database is locked" at once. One that begins by writing waits its turn, then sees the
-    latest rows, so a stale version is a clean 409 rather than an error. PostgreSQL waits on the
-    row itself and needs nothing.
-    """
-    if db.get_bind().dialect.name == "sqlite" and not (db.new or db.dirty or db.deleted):
-        db.commit()
-
-
 def propose_match(
     db: Session,
     settings: Settings,
@@ -462,7 +449,6 @@ def propose_match(
     offer_id: int,
     request_id: int,
     side: MatchSide,
-    account_id: int | None,
     mailer: Mailer | None = None,
 ) -> Match:
     """Ask for a pair: a suggestion stored by a run becomes `proposed`; a pair from the index is
@@ -472,9 +458,8 @@ def propose_match(
     ).scalar_one_or_none()
     if existing is not None:
         return change_match(
-            db, match=existing, side=side, seen_version=existing.version, event=workflow.Event.propose,
-            account_id=account_id, mailer=mailer,
-        )  # fmt: skip
+            db, match=existing, side=side, seen_version=existing.version, event=workflow.Event.propose, mailer=mailer
+        )
     refusal, candidate = pair_refusal(db, settings, offer_id=offer_id, request_id=request_id)
     if refusal:
         raise InvalidInput(FieldError("match", refusal))
@@ -492,7 +477,7 @@ def propose_match(
         updated_at=now,
         **changes_,
     )
-    write_from_here(db)
+    begin_writing(db)
     try:
         with db.begin_nested():
             db.add(match)
@@ -510,7 +495,6 @@ def change_match(
     side: MatchSide,
     seen_version: int,
     event: workflow.Event,
-    account_id: int | None,
     mailer: Mailer | None = None,
     **data,
 ) -> Match:
@@ -522,7 +506,7 @@ def change_match(
         values = workflow.next_state(state_of(match), event, side, now=utcnow(), **data)
     except workflow.NotAllowed as refusal:
         raise InvalidInput(FieldError("match", refusal.message)) from refusal
-    write_from_here(db)
+    begin_writing(db)
     if values.get("status") is MatchStatus.accepted and db.get_bind().dialect.name == "postgresql":
         # Two acceptances of one offer's matches must not both take its last place.
         db.execute(select(Offer.id).where(Offer.id == match.offer_id).with_for_update())
@@ -541,16 +525,19 @@ def change_match(
         capacity = db.get(Offer, match.offer_id).capacity
         if places_in_use(db, match.offer_id) > capacity:
             raise InvalidInput(FieldError("match", N_("This offer has no places free just now")))
-    _after_change(db, match, event, side, mailer)
+    _after_change(db, match, event, side, mailer, status_moved="status" in values)
     return match
 
 
-def _after_change(db: Session, match: Match, event: workflow.Event | str, side: MatchSide, mailer: Mailer | None) -> None:
+def _after_change(
+    db: Session, match: Match, event: workflow.Event | str, side: MatchSide, mailer: Mailer | None, *, status_moved: bool = True
+) -> None:
     """Keep every process's suggestions right (places and declined pairs), and tell the people."""
-    found = [Change("offer", match.offer_id), Change("request", match.request_id)]
-    if match.status is MatchStatus.declined:
-        found.append(Change("declined", match.offer_id, match.request_id))
-    changes.record(db, MATCHING_STAMP, found)
+    if status_moved:  # a confirmed time or a "yes" still waiting for the other changes no place
+        found = [Change("offer", match.offer_id), Change("request", match.request_id)]
+        if match.status is MatchStatus.declined:
+            found.append(Change("declined", match.offer_id, match.request_id))
+        changes.record(db, MATCHING_STAMP, found)
     if mailer is not None:
         notify(db, mailer, match=match, event=event, by=side)
 

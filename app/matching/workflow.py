@@ -46,7 +46,6 @@ class State:
     status: MatchStatus
     offer_answer: Answer = Answer.pending
     request_answer: Answer = Answer.pending
-    proposed_by: MatchSide | None = None
     offer_minutes: int | None = None
     request_minutes: int | None = None
     completed_at: datetime | None = None

@@ -44,7 +44,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('cancel_reason', sa.String(length=300), nullable=True))
         batch_op.add_column(sa.Column('offer_minutes', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('request_minutes', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('thanks', sa.String(length=1000), nullable=True))
         batch_op.add_column(sa.Column('accepted_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True))
 
@@ -54,7 +53,6 @@ def downgrade() -> None:
     with op.batch_alter_table('match', schema=None) as batch_op:
         batch_op.drop_column('completed_at')
         batch_op.drop_column('accepted_at')
-        batch_op.drop_column('thanks')
         batch_op.drop_column('request_minutes')
         batch_op.drop_column('offer_minutes')
         batch_op.drop_column('cancel_reason')
