@@ -89,7 +89,12 @@ def _jobs(settings):
     from app.core.jobs import build_jobs
     from app.main import build_plugins
 
-    return build_jobs(settings, make_session_factory(make_engine(settings.database_url)), build_plugins())
+    from app.core.mail import Mailer
+
+    plugins = build_plugins()
+    jobs = build_jobs(settings, make_session_factory(make_engine(settings.database_url)), plugins)
+    plugins.mailer = Mailer(settings, jobs)  # for jobs whose changes tell people (expired matches)
+    return jobs
 
 
 def cmd_match(args: argparse.Namespace) -> int:
@@ -140,7 +145,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
             wards = db.execute(select(Ward.code)).scalars().all()
         jobs.huey.flush_locks(*(area_lock_name(code) for code in [None, *wards]))
     consumer = jobs.huey.create_consumer(
-        workers=args.threads, worker_type="thread", periodic=False, max_delay=args.max_delay, graceful_signal="TERM"
+        workers=args.threads, worker_type="thread", periodic=True, max_delay=args.max_delay, graceful_signal="TERM"
     )
     print(f"worker started: {args.threads} thread(s), jobs: {', '.join(sorted(jobs.tasks))}", flush=True)
     consumer.run()

@@ -5,7 +5,16 @@ from sqlmodel import SQLModel
 from app.core.changes import ChangeLog, ChangeStamp
 from app.core.jobs import JobRun
 from app.accounts.models import Account, ApiToken, LoginAttempt, PasswordResetToken, UserSession
-from app.matching.models import Match, MatchRun
+from app.linkers.models import (
+    AccountClaim,
+    CaseAssignment,
+    CaseNote,
+    ContactAttempt,
+    DigestSent,
+    FollowUp,
+    MatchIntroduction,
+)
+from app.matching.models import Match, MatchMessage, MatchRun
 from app.privacy.audit import AuditEvent
 from app.privacy.models import ConsentRecord
 from app.registry.models import (
@@ -23,6 +32,14 @@ from app.registry.models import (
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AccountClaim",
+    "CaseAssignment",
+    "CaseNote",
+    "ContactAttempt",
+    "DigestSent",
+    "FollowUp",
+    "MatchIntroduction",
+    "MatchMessage",
     "Account",
     "ApiToken",
     "AuditEvent",

@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     match_remote_distance_part: float = 0.5
     match_candidates_per_request: int = 25
 
+    # Linkers' timeliness targets: a new person contacted within this many working days, a
+    # proposed match answered within this many days (after that it expires and frees the place).
+    # "Due soon" starts this many days before a limit. The weekday digest goes out at this hour.
+    linker_contact_working_days: int = Field(default=5, ge=1, le=60)
+    match_answer_days: int = Field(default=14, ge=1, le=120)
+    due_soon_days: int = Field(default=2, ge=0, le=30)
+    linker_digest_hour: int = Field(default=8, ge=0, le=23)
+    # How long a printed or emailed one-time code for claiming an online account stays usable.
+    claim_code_days: int = Field(default=30, ge=1, le=365)
+
     # Background jobs (app/core/jobs.py): each job is retried this many times, this far apart,
     # before it counts as failed. `jobs_immediate` runs jobs in the process that enqueues them,
     # just after the commit (tests; a quick look without `marketplace worker`).

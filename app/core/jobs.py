@@ -110,6 +110,9 @@ class JobContext:
 class JobSpec:
     name: str  # unique, stable: it is what the queue stores
     func: Callable[..., Any]  # func(context, *args, task=huey_task)
+    # A huey `crontab(...)` (in UTC) for jobs the worker starts by itself, such as digests and
+    # expiry sweeps. Scheduled jobs take no arguments and must be safe to run twice.
+    schedule: Callable[..., bool] | None = None
 
 
 @dataclass
@@ -150,12 +153,11 @@ def build_jobs(settings: Settings, session_factory: sessionmaker, plugins: Any) 
     context = JobContext(settings=settings, session_factory=session_factory, plugins=plugins, huey=huey)
     jobs = Jobs(huey=huey, context=context)
     for spec in plugins.jobs:
-        jobs.tasks[spec.name] = huey.task(
-            retries=settings.jobs_retries,
-            retry_delay=settings.jobs_retry_delay_seconds,
-            context=True,
-            name=spec.name,
-        )(_bind(spec, context))
+        options = {"retries": settings.jobs_retries, "retry_delay": settings.jobs_retry_delay_seconds, "context": True, "name": spec.name}
+        if spec.schedule is not None:
+            jobs.tasks[spec.name] = huey.periodic_task(spec.schedule, **options)(_bind(spec, context))
+        else:
+            jobs.tasks[spec.name] = huey.task(**options)(_bind(spec, context))
     _record_attempts(huey, session_factory)
     return jobs
 

@@ -23,6 +23,8 @@ ConsentWithdrawn = Callable[..., None]
 ItemClosed = Callable[..., None]
 # (db, actor, person_id) -> True when this actor may act for this person
 PersonAccessRule = Callable[..., bool]
+# (db, actor) -> SQL selecting the ids of the people this actor acts for, or None for none
+ActedFor = Callable[..., Any]
 # (db, person_id) -> the domain's personal data about this person, as plain JSON-able data
 Exporter = Callable[..., Any]
 # (db, person_id) -> None: remove or anonymise the domain's personal data about this person
@@ -40,6 +42,7 @@ class Plugins:
     # The application's mailer, for hooks that tell people what happened (set by `create_app`).
     mailer: Any = None
     person_access: list[PersonAccessRule] = field(default_factory=list)
+    acted_for: list[ActedFor] = field(default_factory=list)
     flash_messages: dict[str, str] = field(default_factory=dict)
     exporters: dict[str, Exporter] = field(default_factory=dict)
     erasers: dict[str, Eraser] = field(default_factory=dict)
@@ -66,6 +69,15 @@ class Plugins:
         if any(known.name == job.name for known in self.jobs):
             raise ValueError(f"a job named {job.name} is already registered")
         self.jobs.append(job)
+
+    def people_acted_for(self, db: Any, actor: Any) -> set[int]:
+        """Everyone this actor may act for (their own person; a linker's caseload)."""
+        found: set[int] = set()
+        for rule in self.acted_for:
+            statement = rule(db, actor)
+            if statement is not None:
+                found.update(db.execute(statement).scalars())
+        return found
 
     def item_was_closed(self, db: Any, *, kind_key: str, item_id: int) -> None:
         for handler in self.item_closed:

@@ -6,13 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.accounts.dependencies import api_require_role
+from app.accounts.dependencies import Actor, api_require_actor, api_require_role
 from app.accounts.models import Account, Role
 from app.core.db import DbSession
 from app.core.errors import Conflict, NotFound
 from app.matching import engine, service, workflow
 from app.matching import jobs as matching_jobs
-from app.matching.dependencies import MatchAccess, load_match, side_for_pair
+from app.matching.dependencies import MatchAccess, broker_of, load_match, side_for_pair
 from app.matching.models import Answer, DeclineReason, MatchRun, MatchSide, MatchStatus, RunStatus
 from app.privacy.audit import AuditAction
 from app.registry import service as registry
@@ -98,6 +98,10 @@ class RunOut(BaseModel):
     seconds: float
 
 
+# The match routes: a citizen for their own side, a linker for a person on their caseload.
+api_match_actor = api_require_actor(Role.citizen, Role.linker)
+ApiMatchActor = Annotated[Actor, Depends(api_match_actor)]
+
 StaffRunner = Annotated[Account, Depends(api_require_role(Role.admin, Role.linker))]
 
 
@@ -164,6 +168,9 @@ class VersionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int
+    # A linker answering for a person on their caseload says which side they answer for
+    # (needed only when both people are on their caseload).
+    on_behalf_of: MatchSide | None = None
 
 
 class DeclineIn(VersionIn):
@@ -213,12 +220,12 @@ def match_out(db, access: MatchAccess) -> MatchOut:
     )  # fmt: skip
 
 
-def _changed(request: Request, db, actor, match_id: int, event: workflow.Event, version: int, **data) -> MatchOut:
-    access = load_match(request, db, actor, match_id, AuditAction.changed)
+def _changed(request: Request, db, actor, match_id: int, event: workflow.Event, body: VersionIn, **data) -> MatchOut:
+    access = load_match(request, db, actor, match_id, AuditAction.changed, on_behalf_of=body.on_behalf_of)
     try:
         service.change_match(
-            db, match=access.match, side=access.side, seen_version=version, event=event,
-            mailer=request.app.state.mailer, **data,
+            db, match=access.match, side=access.side, seen_version=body.version, event=event,
+            mailer=request.app.state.mailer, broker_account_id=broker_of(actor), **data,
         )  # fmt: skip
     except Conflict as conflict:
         raise Conflict(latest=match_out(db, access).model_dump(mode="json")) from conflict
@@ -226,64 +233,66 @@ def _changed(request: Request, db, actor, match_id: int, event: workflow.Event, 
 
 
 @router.post("/matches", status_code=201, response_model=MatchOut, name="api:match_propose")
-def propose(request: Request, db: DbSession, actor: ApiCitizenActor, body: MatchIn) -> MatchOut:
+def propose(request: Request, db: DbSession, actor: ApiMatchActor, body: MatchIn) -> MatchOut:
     """Ask to be put in touch about a pair of your offer and someone's request (or the reverse)."""
     side = side_for_pair(request, db, actor, offer_id=body.offer_id, request_id=body.request_id)
     match = service.propose_match(
         db, request.app.state.settings, offer_id=body.offer_id, request_id=body.request_id, side=side,
-        mailer=request.app.state.mailer,
+        mailer=request.app.state.mailer, broker_account_id=broker_of(actor),
     )  # fmt: skip
     return match_out(db, MatchAccess(match, side, service.sides_of(db, match)))
 
 
 @router.get("/matches", response_model=list[MatchOut], name="api:matches")
-def my_matches(request: Request, db: DbSession, actor: ApiCitizenActor, person: ApiCitizenPerson) -> list[MatchOut]:
+def my_matches(request: Request, db: DbSession, actor: ApiMatchActor) -> list[MatchOut]:
+    """A citizen's own matches; a linker's, those where a person on their caseload is a side."""
+    people = request.app.state.plugins.people_acted_for(db, actor)
     return [
         match_out(db, MatchAccess(match, side, service.sides_of(db, match)))
-        for match, side in service.matches_of_person(db, person_id=person.id)
+        for match, side in service.matches_of_people(db, person_ids=people)
     ]
 
 
 @router.get("/matches/{match_id}", response_model=MatchOut, name="api:match")
-def one_match(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: int) -> MatchOut:
+def one_match(request: Request, db: DbSession, actor: ApiMatchActor, match_id: int) -> MatchOut:
     return match_out(db, load_match(request, db, actor, match_id))
 
 
 @router.post("/matches/{match_id}/accept", response_model=MatchOut, name="api:match_accept")
-def accept(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: int, body: VersionIn) -> MatchOut:
-    return _changed(request, db, actor, match_id, workflow.Event.accept, body.version)
+def accept(request: Request, db: DbSession, actor: ApiMatchActor, match_id: int, body: VersionIn) -> MatchOut:
+    return _changed(request, db, actor, match_id, workflow.Event.accept, body)
 
 
 @router.post("/matches/{match_id}/decline", response_model=MatchOut, name="api:match_decline")
-def decline(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: int, body: DeclineIn) -> MatchOut:
-    return _changed(request, db, actor, match_id, workflow.Event.decline, body.version, reason=body.reason, note=body.note)
+def decline(request: Request, db: DbSession, actor: ApiMatchActor, match_id: int, body: DeclineIn) -> MatchOut:
+    return _changed(request, db, actor, match_id, workflow.Event.decline, body, reason=body.reason, note=body.note)
 
 
 @router.post("/matches/{match_id}/start", response_model=MatchOut, name="api:match_start")
-def start(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: int, body: VersionIn) -> MatchOut:
-    return _changed(request, db, actor, match_id, workflow.Event.start, body.version)
+def start(request: Request, db: DbSession, actor: ApiMatchActor, match_id: int, body: VersionIn) -> MatchOut:
+    return _changed(request, db, actor, match_id, workflow.Event.start, body)
 
 
 @router.post("/matches/{match_id}/complete", response_model=MatchOut, name="api:match_complete")
-def complete(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: int, body: CompleteIn) -> MatchOut:
+def complete(request: Request, db: DbSession, actor: ApiMatchActor, match_id: int, body: CompleteIn) -> MatchOut:
     return _changed(
-        request, db, actor, match_id, workflow.Event.complete, body.version, minutes=body.minutes_given, outcome=body.outcome
+        request, db, actor, match_id, workflow.Event.complete, body, minutes=body.minutes_given, outcome=body.outcome
     )
 
 
 @router.post("/matches/{match_id}/confirm-time", response_model=MatchOut, name="api:match_confirm_time")
-def confirm_time(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: int, body: TimeIn) -> MatchOut:
+def confirm_time(request: Request, db: DbSession, actor: ApiMatchActor, match_id: int, body: TimeIn) -> MatchOut:
     """The other person confirms (or corrects) the time given once a match is completed."""
-    return _changed(request, db, actor, match_id, workflow.Event.confirm_time, body.version, minutes=body.minutes_given)
+    return _changed(request, db, actor, match_id, workflow.Event.confirm_time, body, minutes=body.minutes_given)
 
 
 @router.post("/matches/{match_id}/cancel", response_model=MatchOut, name="api:match_cancel")
-def cancel(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: int, body: CancelIn) -> MatchOut:
-    return _changed(request, db, actor, match_id, workflow.Event.cancel, body.version, reason=body.reason)
+def cancel(request: Request, db: DbSession, actor: ApiMatchActor, match_id: int, body: CancelIn) -> MatchOut:
+    return _changed(request, db, actor, match_id, workflow.Event.cancel, body, reason=body.reason)
 
 
 @router.get("/matches/{match_id}/messages", response_model=list[MessageOut], name="api:match_messages")
-def messages(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: int) -> list[MessageOut]:
+def messages(request: Request, db: DbSession, actor: ApiMatchActor, match_id: int) -> list[MessageOut]:
     access = load_match(request, db, actor, match_id)
     return [
         MessageOut(id=m.id, from_me=m.sender_side is access.side, body=m.body, created_at=m.created_at)
@@ -292,7 +301,7 @@ def messages(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: 
 
 
 @router.post("/matches/{match_id}/messages", status_code=201, response_model=MessageOut, name="api:match_message")
-def write_message(request: Request, db: DbSession, actor: ApiCitizenActor, match_id: int, body: MessageIn) -> MessageOut:
+def write_message(request: Request, db: DbSession, actor: ApiMatchActor, match_id: int, body: MessageIn) -> MessageOut:
     access = load_match(request, db, actor, match_id, AuditAction.changed)
     message = service.post_message(
         db, match=access.match, side=access.side, account_id=actor.account_id, body=body.body,

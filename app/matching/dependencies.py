@@ -8,7 +8,9 @@ from fastapi import Request
 from sqlmodel import Session
 
 from app.accounts.dependencies import Actor
-from app.core.errors import NotFound
+from app.accounts.models import Role
+from app.core.errors import FieldError, InvalidInput, NotFound
+from app.core.i18n import N_
 from app.matching import service
 from app.matching.models import Match, MatchSide
 from app.privacy.audit import AuditAction, AuditOutcome
@@ -27,19 +29,33 @@ class MatchAccess:
         return self.sides.person(self.side)
 
 
-def load_match(request: Request, db: Session, actor: Actor, match_id: int, action: AuditAction = AuditAction.viewed) -> MatchAccess:
+def load_match(
+    request: Request, db: Session, actor: Actor, match_id: int, action: AuditAction = AuditAction.viewed,
+    on_behalf_of: MatchSide | None = None,
+) -> MatchAccess:  # fmt: skip
+    """The match and the side the actor acts for: their own, or (a linker) the side of a person on
+    their caseload; `on_behalf_of` chooses when they may act for both, and must be one they may."""
     match = db.get(Match, match_id)
     if match is None:
         raise NotFound()
     sides = service.sides_of(db, match)
-    for side in MatchSide:
-        person = sides.person(side)
-        if may_act_for(request, db, actor, person.id):
-            if not is_self(actor, person):
-                audit(request, actor, person, action, AuditOutcome.allowed)
-            return MatchAccess(match, side, sides)
-    audit(request, actor, sides.request_person, action, AuditOutcome.refused)
-    raise NotFound()
+    allowed = [side for side in MatchSide if may_act_for(request, db, actor, sides.person(side).id)]
+    if not allowed:
+        audit(request, actor, sides.request_person, action, AuditOutcome.refused)
+        raise NotFound()
+    if on_behalf_of is not None and on_behalf_of not in allowed:
+        audit(request, actor, sides.person(on_behalf_of), action, AuditOutcome.refused)
+        raise InvalidInput(FieldError("on_behalf_of", N_("You can only answer for a person on your caseload")))
+    side = on_behalf_of or allowed[0]
+    person = sides.person(side)
+    if not is_self(actor, person):
+        audit(request, actor, person, action, AuditOutcome.allowed)
+    return MatchAccess(match, side, sides)
+
+
+def broker_of(actor: Actor) -> int | None:
+    """A linker acting on a match is named as its broker (if nobody was before)."""
+    return actor.account_id if actor.role is Role.linker else None
 
 
 def side_for_pair(request: Request, db: Session, actor: Actor, *, offer_id: int, request_id: int) -> MatchSide:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from huey import crontab
 from sqlmodel import Session
 
 from app.accounts.models import Account
@@ -78,3 +79,16 @@ def run_now(settings: Settings, context: JobContext, run_id: int, *, last_try: b
 
 
 JOB = JobSpec(RUN_JOB, carry_out_run)
+
+EXPIRY_JOB = "match_expiry"
+
+
+def expire_matches(context: JobContext, *, task: Any = None) -> int:
+    """Matches proposed and unanswered past `match_answer_days` end, freeing their places."""
+    with context.session_factory() as db:
+        ended = service.expire_unanswered(db, context.settings, mailer=context.plugins.mailer)
+        db.commit()
+    return ended
+
+
+EXPIRY = JobSpec(EXPIRY_JOB, expire_matches, schedule=crontab(minute="*/15"))

@@ -46,7 +46,7 @@ STATUS_NAMES = {
     "declined": N_("Declined"),
     "cancelled": N_("Cancelled"),
 }
-EVENTS = {e.value: e for e in workflow.Event if e is not workflow.Event.propose}
+EVENTS = {e.value: e for e in workflow.Event if e not in (workflow.Event.propose, workflow.Event.expire)}
 
 
 def _other(db, access: MatchAccess):

@@ -10,6 +10,7 @@ def register(plugins: Plugins) -> None:
 
     plugins.add_flash_messages(match_views.FLASH_MESSAGES)
     plugins.add_job(jobs.JOB)
+    plugins.add_job(jobs.EXPIRY)
     plugins.item_sections.append(views.item_suggestions_section)
     plugins.account_sections.append(match_views.account_mail_section)
     def cancel_matches_on_withdrawal(db, *, person_id: int, purpose) -> None:

@@ -450,15 +450,18 @@ def propose_match(
     request_id: int,
     side: MatchSide,
     mailer: Mailer | None = None,
+    broker_account_id: int | None = None,
 ) -> Match:
     """Ask for a pair: a suggestion stored by a run becomes `proposed`; a pair from the index is
-    stored as `proposed` at once. The asker's answer is yes."""
+    stored as `proposed` at once. The asker's answer is yes. A linker asking for a person on their
+    caseload passes `broker_account_id`: the match then names them as its broker."""
     existing = db.execute(
         select(Match).where(Match.offer_id == offer_id, Match.request_id == request_id, Match.status.in_(OPEN_STATUSES))
     ).scalar_one_or_none()
     if existing is not None:
         return change_match(
-            db, match=existing, side=side, seen_version=existing.version, event=workflow.Event.propose, mailer=mailer
+            db, match=existing, side=side, seen_version=existing.version, event=workflow.Event.propose, mailer=mailer,
+            broker_account_id=broker_account_id,
         )
     refusal, candidate = pair_refusal(db, settings, offer_id=offer_id, request_id=request_id)
     if refusal:
@@ -475,6 +478,7 @@ def propose_match(
         distance_km=candidate.rounded_distance(),
         created_at=now,
         updated_at=now,
+        brokered_by_account_id=broker_account_id,
         **changes_,
     )
     begin_writing(db)
@@ -496,16 +500,20 @@ def change_match(
     seen_version: int,
     event: workflow.Event,
     mailer: Mailer | None = None,
+    broker_account_id: int | None = None,
     **data,
 ) -> Match:
     """The one transition: check the workflow allows it, then apply it only if nobody changed the
-    match since `seen_version` (else `Conflict`, with the latest version)."""
+    match since `seen_version` (else `Conflict`, with the latest version). A linker acting for a
+    side passes `broker_account_id`; the first linker to act is named as the match's broker."""
     if match.version != seen_version:
         raise Conflict()
     try:
         values = workflow.next_state(state_of(match), event, side, now=utcnow(), **data)
     except workflow.NotAllowed as refusal:
         raise InvalidInput(FieldError("match", refusal.message)) from refusal
+    if broker_account_id is not None and match.brokered_by_account_id is None:
+        values["brokered_by_account_id"] = broker_account_id
     begin_writing(db)
     if values.get("status") is MatchStatus.accepted and db.get_bind().dialect.name == "postgresql":
         # Two acceptances of one offer's matches must not both take its last place.
@@ -551,6 +559,7 @@ NOTICES = {
     workflow.Event.complete: "completed",
     workflow.Event.confirm_time: "time",
     workflow.Event.cancel: "cancelled",
+    workflow.Event.expire: "expired",
     "message": "message",
 }
 
@@ -575,20 +584,50 @@ def notify(db: Session, mailer: Mailer, *, match: Match, event: workflow.Event |
         send_after_commit(db, mailer, message)
 
 
+def expire_unanswered(db: Session, settings: Settings, *, mailer: Mailer | None = None, now=None) -> int:
+    """End every match proposed more than `match_answer_days` ago and still unanswered, freeing
+    the pair for other suggestions and telling both people. Each goes through `change_match`,
+    so one answered a moment ago (a newer version) is left alone."""
+    from datetime import timedelta
+
+    limit = (now or utcnow()) - timedelta(days=settings.match_answer_days)
+    stale = db.execute(
+        select(Match).where(Match.status == MatchStatus.proposed, Match.proposed_at < limit).order_by(Match.id)
+    ).scalars().all()
+    ended = 0
+    for match in stale:
+        try:
+            with db.begin_nested():
+                change_match(
+                    db, match=match, side=MatchSide.offer, seen_version=match.version, event=workflow.Event.expire,
+                    mailer=None,
+                )  # fmt: skip
+        except Conflict:
+            continue
+        if mailer is not None:
+            notify(db, mailer, match=match, event=workflow.Event.expire, by=None)
+        ended += 1
+    return ended
+
+
 def matches_of_person(db: Session, *, person_id: int) -> list[tuple[Match, MatchSide]]:
     """Every match of this person's offers and requests, newest first, with their side of each."""
-    offers = select(Offer.id).where(Offer.person_id == person_id)
-    requests = select(HelpRequest.id).where(HelpRequest.person_id == person_id)
+    return matches_of_people(db, person_ids={person_id})
+
+
+def matches_of_people(db: Session, *, person_ids: set[int]) -> list[tuple[Match, MatchSide]]:
+    """Every match where one of these people is a side, newest first, with the side they are on
+    (the offer's, when both are), in one query."""
+    if not person_ids:
+        return []
     rows = db.execute(
-        select(Match)
-        .where(or_(Match.offer_id.in_(offers), Match.request_id.in_(requests)))
+        select(Match, Offer.person_id)
+        .join(Offer, Offer.id == Match.offer_id)
+        .join(HelpRequest, HelpRequest.id == Match.request_id)
+        .where(or_(Offer.person_id.in_(person_ids), HelpRequest.person_id.in_(person_ids)))
         .order_by(Match.created_at.desc(), Match.id.desc())
-    ).scalars()
-    out = []
-    for match in rows:
-        offer = db.get(Offer, match.offer_id)
-        out.append((match, MatchSide.offer if offer.person_id == person_id else MatchSide.request))
-    return out
+    ).all()
+    return [(match, MatchSide.offer if offer_person in person_ids else MatchSide.request) for match, offer_person in rows]
 
 
 def post_message(
@@ -625,15 +664,23 @@ def contact_for(db: Session, *, match: Match, side: MatchSide, sides: Sides) -> 
     other = sides.person(side.other)
     if not privacy.has_consent(db, person_id=other.id, purpose=ConsentPurpose.share_contact):
         return None
-    method = other.preferred_contact
-    value = other.phone if method is ContactMethod.phone else other.email
+    return person_contact(db, other)
+
+
+def person_contact(db: Session, person: Person) -> Contact | None:
+    """A person's chosen way to be reached: their phone or email (a letter or a visit is the
+    linker's to arrange, so for those the phone, or else the email, is given)."""
+    method = person.preferred_contact
+    value = person.email if method is ContactMethod.email else person.phone
+    if value and method in (ContactMethod.post, ContactMethod.in_person):
+        method = ContactMethod.phone
     if not value:
-        account = db.get(Account, other.account_id) if other.account_id else None
-        value = other.email or (account.email if account else None)
+        account = db.get(Account, person.account_id) if person.account_id else None
+        value = person.email or (account.email if account else None)
         method = ContactMethod.email
     if not value:
         return None
-    return Contact(first_name=(other.name.split() or [""])[0], method=method.value, value=value)
+    return Contact(first_name=(person.name.split() or [""])[0], method=method.value, value=value)
 
 
 def minutes_recorded(match: Match) -> int | None:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from app.accounts.dependencies import load_account
+from app.accounts.models import Role
 from app.core.db import DbSession
 from app.core.errors import is_htmx
 from app.core.templating import render
@@ -41,14 +42,24 @@ class OtherItem:
 
     title: str
     skills: list[str]
+    # A linker brokering for someone also sees what the other side wrote and its ward: enough
+    # to judge the fit on the phone, still no name or contact.
+    description: str | None = None
+    ward: str | None = None
 
 
-def other_items(db, kind: ItemKind, item_ids: list[int]) -> dict[int, OtherItem]:
+def other_items(db, kind: ItemKind, item_ids: list[int], *, for_linker: bool = False) -> dict[int, OtherItem]:
     skills = registry.skills_of(db, kind=kind, item_ids=item_ids)
+    wards = registry.ward_names(db) if for_linker else {}
     out = {}
     for item_id in item_ids:
         item = registry.find_item(db, kind=kind, item_id=item_id)
-        out[item_id] = OtherItem(title=item.title, skills=[s.name for s in skills[item_id]])
+        out[item_id] = OtherItem(
+            title=item.title,
+            skills=[s.name for s in skills[item_id]],
+            description=item.description if for_linker else None,
+            ward=wards.get(item.ward_code) if for_linker else None,
+        )
     return out
 
 
@@ -69,7 +80,9 @@ def suggestions_router(kind: ItemKind, routes: JourneyRoutes, subject: Any, pref
     ) -> Response:
         item = load_item(request, db, journey, item_id)
         found = suggestions_for(request, db, journey, item.id, limit)
-        others = other_items(db, REQUEST if kind is OFFER else OFFER, [s.other_id for s in found])
+        others = other_items(
+            db, REQUEST if kind is OFFER else OFFER, [s.other_id for s in found], for_linker=journey.actor.role is Role.linker
+        )
         response = render(
             request,
             "matching/suggestions.html",

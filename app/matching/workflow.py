@@ -31,6 +31,10 @@ class Event(str, enum.Enum):
     complete = "complete"
     confirm_time = "confirm_time"
     cancel = "cancel"
+    # Nobody answered within the time allowed (`match_answer_days`): the system ends it.
+    expire = "expire"
+
+EXPIRED_REASON = "expired"
 
 
 class NotAllowed(Exception):
@@ -82,6 +86,7 @@ def next_state(
         changes = {
             "status": MatchStatus.proposed,
             "proposed_by": side,
+            "proposed_at": now,
             _answer_field(side): Answer.yes,
             _answer_field(side.other): Answer.pending,
         }
@@ -128,6 +133,10 @@ def next_state(
         if status not in (MatchStatus.suggested, MatchStatus.proposed, MatchStatus.accepted, MatchStatus.active):
             raise NotAllowed(N_("This match has already ended"))
         changes = {"status": MatchStatus.cancelled, "ended_by": side, "cancel_reason": reason or None}
+    elif event is Event.expire:
+        if status is not MatchStatus.proposed:
+            raise NotAllowed(N_("This match is not waiting for an answer"))
+        changes = {"status": MatchStatus.cancelled, "ended_by": None, "cancel_reason": EXPIRED_REASON}
     else:  # pragma: no cover - every event is handled above
         raise NotAllowed(N_("That cannot be done"))
     new_status = changes.get("status", status)

@@ -37,6 +37,12 @@ def own_person_rule(db: Session, actor: Actor, person_id: int) -> bool:
     return db.execute(select(Person.id).where(Person.id == person_id, Person.account_id == actor.account_id)).first() is not None
 
 
+def own_person_ids(db: Session, actor: Actor):
+    if actor.role is not Role.citizen:
+        return None
+    return select(Person.id).where(Person.account_id == actor.account_id)
+
+
 def may_act_for(request: Request, db: Session, actor: Actor, person_id: int) -> bool:
     return any(rule(db, actor, person_id) for rule in request.app.state.plugins.person_access)
 
@@ -91,6 +97,7 @@ class JourneyRoutes:
     status: str
     suggestions: str
     back: str  # where "Back to your offers and requests" goes
+    ask: str = "matching:ask"  # where "Ask to be put in touch" on a suggestion posts
 
 
 @dataclass

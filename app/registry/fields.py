@@ -243,3 +243,18 @@ def yes(raw: Any) -> bool:
 
 
 Ticked = Annotated[bool, BeforeValidator(yes)]
+
+
+def clean_optional_email(raw: Any) -> str:
+    from email_validator import EmailNotValidError, validate_email
+
+    value = clean_text(raw, max_length=254)
+    if not value:
+        return ""
+    try:
+        return validate_email(value, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise Plain(N_("Enter an email address in the correct format, like name@example.com")) from None
+
+
+OptionalEmail = Annotated[str, BeforeValidator(clean_optional_email), Field(max_length=254)]

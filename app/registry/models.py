@@ -14,6 +14,9 @@ from app.core.db import UTCDateTime, enum_column, utcnow
 class ContactMethod(str, enum.Enum):
     email = "email"
     phone = "phone"
+    # For people a linker registered: a letter, or a visit or drop-in (the linker connects them).
+    post = "post"
+    in_person = "in_person"
 
 
 class ItemMode(str, enum.Enum):
@@ -48,6 +51,8 @@ class Person(SQLModel, table=True):
     latitude: float | None = None
     longitude: float | None = None
     ward_code: str | None = Field(default=None, max_length=9, index=True)
+    address: str | None = Field(default=None, max_length=300)
+    contact_times: str | None = Field(default=None, max_length=200)  # "weekday mornings", in their words
     access_needs: str | None = Field(default=None, max_length=1000)
     language_needs: str | None = Field(default=None, max_length=200)
     created_by_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")

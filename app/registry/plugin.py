@@ -25,6 +25,7 @@ def register(plugins: Plugins) -> None:
 
     plugins.add_flash_messages(FLASH_MESSAGES)
     plugins.person_access.append(dependencies.own_person_rule)
+    plugins.acted_for.append(dependencies.own_person_ids)
     plugins.account_sections.append(views.account_consent_section)
     plugins.consent_withdrawn.append(service.pause_items_without_profile_consent)
 

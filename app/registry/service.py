@@ -48,6 +48,7 @@ from app.registry.models import (
     Skill,
     SkillCategory,
     SkillCreate,
+    Ward,
     SkillUpdate,
 )
 
@@ -552,3 +553,8 @@ def create_person_for_account(db: Session, *, account: Account) -> Person:
     db.add(person)
     db.flush()
     return person
+
+
+def ward_names(db: Session) -> dict[str, str]:
+    """Ward code to name, for showing where something is without saying where exactly."""
+    return dict(db.execute(select(Ward.code, Ward.name)).all())

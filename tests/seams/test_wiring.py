@@ -12,7 +12,7 @@ from app.core.plugins import Plugins
 from app.main import DOMAINS, build_plugins, create_app
 
 APP = Path(__file__).resolve().parents[2] / "app"
-ORDER = ["core", "accounts", "privacy", "registry", "matching"]
+ORDER = ["core", "accounts", "privacy", "registry", "matching", "linkers"]
 # Composition roots and tooling may import any domain; nothing imports them.
 ROOTS = {"app.main", "app.cli", "app.models", "app.migrations_support", "app.pages"}
 

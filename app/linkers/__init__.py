@@ -1,0 +1,1 @@
+"""Community linkers: caseloads, assisted registration, brokering for people, notes and follow-ups."""

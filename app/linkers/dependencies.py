@@ -1,0 +1,80 @@
+"""The linkers' access rules. Deny by default:
+
+- `caseload_rule` (registered on `Plugins.person_access`) lets a linker act for a person on
+  their own caseload, and nobody else through this domain. So every loader of the seams
+  (`load_item`, `load_match`) answers 404 for another linker's person.
+- `load_person` is the object-level check for `/linkers/people/{id}` and the API: the person,
+  or 404 (also when they are on another caseload), with every read or change recorded in the
+  audit trail as allowed or refused.
+- Pool people are reached only through `load_pool_person`, which gives a name and a ward.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from app.accounts.dependencies import Actor, api_require_actor, require_actor
+from app.accounts.models import Role
+from app.core.db import DbSession
+from app.core.errors import NotFound
+from app.linkers import service
+from app.privacy.audit import AuditAction, AuditOutcome
+from app.registry.dependencies import JourneyRoutes, audit
+from app.registry.models import Person
+
+
+def caseload_rule(db: Session, actor: Actor, person_id: int) -> bool:
+    if actor.role is not Role.linker:
+        return False
+    return service.on_caseload(db, linker_id=actor.account_id, person_id=person_id)
+
+
+linker_actor = require_actor(Role.linker)
+api_linker_actor = api_require_actor(Role.linker)
+LinkerActor = Annotated[Actor, Depends(linker_actor)]
+ApiLinkerActor = Annotated[Actor, Depends(api_linker_actor)]
+
+
+def load_person(request: Request, db: Session, actor: Actor, person_id: int, action: AuditAction = AuditAction.viewed) -> Person:
+    person = db.get(Person, person_id)
+    if person is None:
+        raise NotFound()
+    if not caseload_rule(db, actor, person.id):
+        audit(request, actor, person.id, action, AuditOutcome.refused)
+        raise NotFound()
+    audit(request, actor, person, action, AuditOutcome.allowed)
+    return person
+
+
+def load_pool_person(db: Session, person_id: int) -> Person:
+    person = db.get(Person, person_id)
+    if person is None or not service.in_pool(db, person_id):
+        raise NotFound()
+    return person
+
+
+def linker_journey_subject(
+    request: Request, db: DbSession, actor: LinkerActor, person_id: int
+) -> tuple[Actor, Any, dict[str, Any]]:
+    """The registry's offer and request pages, mounted for a person on my caseload."""
+    return actor, load_person(request, db, actor, person_id), {"person_id": person_id}
+
+
+def _routes(kind: str, suggestions: str) -> JourneyRoutes:
+    return JourneyRoutes(
+        new=f"linkers:{kind}_new",
+        new_submit=f"linkers:{kind}_new_submit",
+        step=f"linkers:{kind}_step",
+        step_submit=f"linkers:{kind}_step_submit",
+        check=f"linkers:{kind}_check",
+        item=f"linkers:{kind}_item",
+        status=f"linkers:{kind}_status",
+        suggestions=suggestions,
+        back="linkers:person",
+        ask="linkers:ask",
+    )
+
+
+LINKER_OFFER_ROUTES = _routes("offers", "linkers:offer_suggestions")
+LINKER_REQUEST_ROUTES = _routes("requests", "linkers:request_suggestions")

@@ -1,0 +1,21 @@
+"""The linkers' wiring: the caseload access rule, their pages and API, the weekday digest, and
+the pool choice ("a community linker may contact me") on a citizen's account page."""
+
+from __future__ import annotations
+
+from app.core.plugins import Plugins
+
+
+def register(plugins: Plugins) -> None:
+    from app.linkers import dependencies, jobs, service, views
+
+    plugins.person_access.append(dependencies.caseload_rule)
+    plugins.acted_for.append(lambda db, actor: service.caseload_ids(actor.account_id) if actor.role.value == "linker" else None)
+    plugins.add_flash_messages(views.FLASH_MESSAGES)
+    plugins.add_job(jobs.JOB)
+
+
+def routers() -> list:
+    from app.linkers import api, views
+
+    return [views.router, views.linker_offers, views.linker_requests, views.offer_suggestions, views.request_suggestions, api.router]
