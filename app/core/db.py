@@ -156,6 +156,16 @@ def begin_writing(session: Session) -> None:
         session.commit()
 
 
+@contextmanager
+def writing(session: Session) -> Iterator[None]:
+    """`atomic`, for a block that reads, checks, then writes: on SQLite the unit of work first
+    ends what it only read (`begin_writing`), so the block's writes wait their turn instead of
+    failing with "database is locked"."""
+    begin_writing(session)
+    with session.begin_nested():
+        yield
+
+
 def after_unit_of_work(request: Request, callback: Callable[[sessionmaker[Session]], None]) -> None:
     """Run `callback(session_factory)` once the request's own transaction has ended, committed or
     rolled back: for records that must outlive a refusal (the audit trail writes refused probes

@@ -10,10 +10,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from app.core.db import DbSession, atomic, utcnow
+from app.core.db import DbSession, utcnow, writing
 from app.core.errors import NotFound
 from app.linkers import service, timeliness
-from app.linkers.dependencies import ApiLinkerActor, load_person, load_pool_person
+from app.linkers.dependencies import ApiLinkerActor, load_person
 from app.linkers.models import (
     AssistedRegistration,
     AttemptIn,
@@ -56,7 +56,7 @@ def _person_out(person: Person, linker_id: int | None) -> PersonOut:
 def register_person(request: Request, db: DbSession, actor: ApiLinkerActor, body: AssistedRegistration) -> PersonOut:
     """Assisted registration: a person without an account, on my caseload, with each consent
     recorded as I took it (`verbal` or `paper`)."""
-    with atomic(db):
+    with writing(db):
         person = service.register_person(db, request.app.state.settings, linker_id=actor.account_id, data=body)
     return _person_out(person, actor.account_id)
 
@@ -96,10 +96,10 @@ def pool(db: DbSession, actor: ApiLinkerActor, page: Page = 1) -> list[PoolPerso
 @router.post("/people/{person_id}/assign", response_model=PersonOut, name="api:linker_assign")
 def assign(request: Request, db: DbSession, actor: ApiLinkerActor, person_id: int) -> PersonOut:
     """Pick a person up from the pool. Of two linkers at once, one gets them; the other 409."""
-    person = load_pool_person(db, person_id) if db.get(Person, person_id) is not None else None
+    person = db.get(Person, person_id)
     if person is None:
         raise NotFound()
-    with atomic(db):
+    with writing(db):
         service.pick_up(db, linker_id=actor.account_id, person_id=person_id)
     audit(request, actor, person, AuditAction.changed, AuditOutcome.allowed)
     return _person_out(person, actor.account_id)
@@ -108,7 +108,7 @@ def assign(request: Request, db: DbSession, actor: ApiLinkerActor, person_id: in
 @router.post("/people/{person_id}/handover", response_model=PersonOut, name="api:linker_handover")
 def handover(request: Request, db: DbSession, actor: ApiLinkerActor, person_id: int, body: HandoverIn) -> PersonOut:
     person = load_person(request, db, actor, person_id, AuditAction.changed)
-    with atomic(db):
+    with writing(db):
         service.hand_over(db, person_id=person.id, to_account_id=body.to_account_id, by_id=actor.account_id, note=body.note)
     return _person_out(person, body.to_account_id)
 
@@ -128,7 +128,7 @@ def consents(request: Request, db: DbSession, actor: ApiLinkerActor, person_id: 
 @router.post("/people/{person_id}/offers", status_code=201, response_model=OfferPublic, name="api:linker_offer_create")
 def create_offer(request: Request, db: DbSession, actor: ApiLinkerActor, person_id: int, body: OfferCreate) -> OfferPublic:
     person = load_person(request, db, actor, person_id, AuditAction.changed)
-    with atomic(db):
+    with writing(db):
         item = registry.create_item(db, kind=OFFER, person=person, data=body)
     return registry.public_items(db, kind=OFFER, items=[item])[0]
 
@@ -140,7 +140,7 @@ def create_request(
     request: Request, db: DbSession, actor: ApiLinkerActor, person_id: int, body: HelpRequestCreate
 ) -> HelpRequestPublic:
     person = load_person(request, db, actor, person_id, AuditAction.changed)
-    with atomic(db):
+    with writing(db):
         item = registry.create_item(db, kind=REQUEST, person=person, data=body)
     return registry.public_items(db, kind=REQUEST, items=[item])[0]
 
@@ -160,7 +160,7 @@ def add_note(request: Request, db: DbSession, actor: ApiLinkerActor, person_id: 
         access = load_match(request, db, actor, body.match_id)
         if person.id not in (access.sides.offer_person.id, access.sides.request_person.id):
             raise NotFound()
-    with atomic(db):
+    with writing(db):
         note = service.add_note(
             db, person_id=person.id, author_id=actor.account_id, body=body.body, sensitive=body.sensitive,
             match_id=body.match_id, corrects_note_id=body.corrects_note_id,
@@ -179,7 +179,7 @@ def notes(request: Request, db: DbSession, actor: ApiLinkerActor, person_id: int
 )
 def contact_attempt(request: Request, db: DbSession, actor: ApiLinkerActor, person_id: int, body: AttemptIn) -> AttemptOut:
     person = load_person(request, db, actor, person_id, AuditAction.changed)
-    with atomic(db):
+    with writing(db):
         attempt, raised = service.record_attempt(
             db, request.app.state.settings, person_id=person.id, linker_id=actor.account_id, outcome=body.outcome
         )
@@ -198,7 +198,7 @@ def _follow_up_out(request: Request, follow_up: FollowUp) -> FollowUpOut:
 @router.post("/people/{person_id}/follow-ups", status_code=201, response_model=FollowUpOut, name="api:linker_follow_up_create")
 def add_follow_up(request: Request, db: DbSession, actor: ApiLinkerActor, person_id: int, body: FollowUpIn) -> FollowUpOut:
     person = load_person(request, db, actor, person_id, AuditAction.changed)
-    with atomic(db):
+    with writing(db):
         follow_up = service.add_follow_up(db, person_id=person.id, by_id=actor.account_id, due_on=body.due_on, what=body.what)
     return _follow_up_out(request, follow_up)
 
@@ -212,7 +212,7 @@ def follow_up_done(
         raise NotFound()
     load_person(request, db, actor, follow_up.person_id, AuditAction.changed)
     body = body or FollowUpDoneIn()
-    with atomic(db):
+    with writing(db):
         service.finish_follow_up(db, follow_up=follow_up, by_id=actor.account_id, done=body.done, note=body.note)
     return _follow_up_out(request, follow_up)
 
@@ -238,7 +238,7 @@ def claim_code(request: Request, db: DbSession, actor: ApiLinkerActor, person_id
     """A new one-time code the person can use to claim an online account (shown once)."""
     person = load_person(request, db, actor, person_id, AuditAction.changed)
     settings = request.app.state.settings
-    with atomic(db):
+    with writing(db):
         code = service.issue_claim_code(db, settings, person=person, by_id=actor.account_id)
     return ClaimCodeOut(code=code, expires_in_days=settings.claim_code_days)
 

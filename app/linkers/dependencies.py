@@ -6,7 +6,8 @@
 - `load_person` is the object-level check for `/linkers/people/{id}` and the API: the person,
   or 404 (also when they are on another caseload), with every read or change recorded in the
   audit trail as allowed or refused.
-- Pool people are reached only through `load_pool_person`, which gives a name and a ward.
+- The pool shows any linker a name and a ward only (`service.pool`); picking someone up is the
+  only way to see more.
 """
 
 from typing import Annotated, Any
@@ -44,13 +45,6 @@ def load_person(request: Request, db: Session, actor: Actor, person_id: int, act
         audit(request, actor, person.id, action, AuditOutcome.refused)
         raise NotFound()
     audit(request, actor, person, action, AuditOutcome.allowed)
-    return person
-
-
-def load_pool_person(db: Session, person_id: int) -> Person:
-    person = db.get(Person, person_id)
-    if person is None or not service.in_pool(db, person_id):
-        raise NotFound()
     return person
 
 

@@ -24,7 +24,7 @@ from app.accounts.models import Account, Role
 from app.core import changes
 from app.core.changes import Change
 from app.core.config import Settings
-from app.core.db import begin_writing, utcnow
+from app.core.db import utcnow
 from app.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.core.i18n import N_
 from app.linkers import timeliness
@@ -123,7 +123,6 @@ def _start_assignment(db: Session, *, person_id: int, linker_id: int, by_id: int
 
 def pick_up(db: Session, *, linker_id: int, person_id: int) -> CaseAssignment:
     """Add someone from the pool to my caseload; of two linkers at once, one gets them."""
-    begin_writing(db)
     if db.get(Person, person_id) is None:
         raise NotFound()
     if not in_pool(db, person_id):
@@ -135,7 +134,6 @@ def pick_up(db: Session, *, linker_id: int, person_id: int) -> CaseAssignment:
 
 def hand_over(db: Session, *, person_id: int, to_account_id: int, by_id: int, note: str) -> CaseAssignment:
     """Move a person to another (active) linker's caseload, with a note for them."""
-    begin_writing(db)
     target = db.get(Account, to_account_id)
     if target is None or target.role is not Role.linker or not target.is_active:
         raise InvalidInput(FieldError("to_account_id", N_("Choose a community linker to hand over to")))
@@ -205,7 +203,6 @@ def register_person(
         problems.extend(problem.errors)
     if problems:
         raise InvalidInput(problems)
-    begin_writing(db)
     person = Person(
         name=data.name,
         email=data.email or None,
@@ -300,7 +297,6 @@ def claim_account(
 ) -> Account:
     """Turn a code into an online account for the person it was made for: they then see
     everything recorded for them. A wrong, used or old code gets one plain answer."""
-    begin_writing(db)
     claim = db.execute(
         select(AccountClaim).where(AccountClaim.code_digest == _code_digest(settings, code))
     ).scalar_one_or_none()

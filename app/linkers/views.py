@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from app.accounts.dependencies import OptionalAccount, load_account, sign_in_response
 from app.accounts.models import Account
 from app.core import i18n
-from app.core.db import DbSession, atomic, utcnow
+from app.core.db import DbSession, utcnow, writing
 from app.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.core.i18n import N_
 from app.core.responses import see_other
@@ -29,7 +29,6 @@ from app.linkers.dependencies import (
     LinkerActor,
     linker_journey_subject,
     load_person,
-    load_pool_person,
 )
 from app.linkers.models import AssistedRegistration, AttemptOutcome, CaseNote, FollowUp
 from app.matching import service as matching
@@ -151,11 +150,11 @@ def pool_page(request: Request, db: DbSession, actor: LinkerActor, page: Annotat
 
 @router.post("/linkers/pool/{person_id:int}", name="linkers:pick_up")
 def pick_up(request: Request, db: DbSession, actor: LinkerActor, person_id: int) -> Response:
-    person = load_pool_person(db, person_id) if db.get(Person, person_id) else None
+    person = db.get(Person, person_id)
     if person is None:
         raise NotFound()
     try:
-        with atomic(db):
+        with writing(db):
             service.pick_up(db, linker_id=actor.account_id, person_id=person_id)
     except Conflict as taken:
         people, total = service.pool(db, page=1)
@@ -219,7 +218,7 @@ def register_submit(request: Request, db: DbSession, actor: LinkerActor, form: A
     }  # fmt: skip
     try:
         parsed = parse(AssistedRegistration, data, context=registry.lookups(db))
-        with atomic(db):
+        with writing(db):
             person = service.register_person(
                 db, request.app.state.settings, linker_id=actor.account_id, data=parsed, language=i18n.request_language(request)
             )
@@ -290,7 +289,7 @@ def attempt(
     person = load_person(request, db, actor, person_id, AuditAction.changed)
     if outcome not in AttemptOutcome._value2member_map_:
         return _person_page(request, db, actor, person, [FieldError("outcome", N_("Choose what happened"))])
-    with atomic(db):
+    with writing(db):
         _attempt, raised = service.record_attempt(
             db, request.app.state.settings, person_id=person.id, linker_id=actor.account_id, outcome=AttemptOutcome(outcome)
         )
@@ -305,7 +304,7 @@ def add_note(
 ) -> Response:  # fmt: skip
     person = load_person(request, db, actor, person_id, AuditAction.changed)
     try:
-        with atomic(db):
+        with writing(db):
             service.add_note(
                 db, person_id=person.id, author_id=actor.account_id, body=body, sensitive=sensitive == "yes",
                 corrects_note_id=int(corrects) if corrects.isdigit() else None,
@@ -324,7 +323,7 @@ def edit_note(
         raise NotFound()
     person = load_person(request, db, actor, note.person_id, AuditAction.changed)
     try:
-        with atomic(db):
+        with writing(db):
             service.edit_note(db, note=note, author_id=actor.account_id, body=body)
     except InvalidInput as error:
         db.refresh(note)
@@ -343,7 +342,7 @@ def add_follow_up(
             day = date.fromisoformat(due_on)
         except ValueError:
             raise InvalidInput(FieldError("due_on", N_("Enter the date it is due, like 2027-01-31"))) from None
-        with atomic(db):
+        with writing(db):
             service.add_follow_up(db, person_id=person.id, by_id=actor.account_id, due_on=day, what=what, today=_today())
     except InvalidInput as error:
         return _person_page(request, db, actor, person, error.errors, follow_up_form={"due_on": due_on, "what": what})
@@ -360,7 +359,7 @@ def follow_up_done(
         raise NotFound()
     person = load_person(request, db, actor, follow_up.person_id, AuditAction.changed)
     try:
-        with atomic(db):
+        with writing(db):
             service.finish_follow_up(db, follow_up=follow_up, by_id=actor.account_id, done=result != "not_done", note=note)
     except (InvalidInput, Conflict) as error:
         db.refresh(follow_up)
@@ -379,7 +378,7 @@ def consent(
         raise NotFound()
     if method not in ("verbal", "paper"):
         return _person_page(request, db, actor, person, [FieldError("method", N_("Record how the person told you: out loud (verbal) or on paper"))])
-    with atomic(db):
+    with writing(db):
         service.set_consent_for(
             db, request.app.state.settings, request.app.state.plugins, person=person, purpose=ConsentPurpose(purpose),
             given=given == "yes", method=ConsentMethod(method), linker_id=actor.account_id,
@@ -396,7 +395,7 @@ def claim_code(
     person = load_person(request, db, actor, person_id, AuditAction.changed)
     settings = request.app.state.settings
     try:
-        with atomic(db):
+        with writing(db):
             code = service.issue_claim_code(db, settings, person=person, by_id=actor.account_id)
             emailed = False
             if send == "email" and person.email:
@@ -441,7 +440,7 @@ def handover_submit(
     try:
         if len(note.strip()) > 1000:
             raise InvalidInput(FieldError("note", N_("The note must be 1,000 characters or fewer")))
-        with atomic(db):
+        with writing(db):
             service.hand_over(
                 db, person_id=person.id, to_account_id=int(to_account_id) if to_account_id.isdigit() else 0,
                 by_id=actor.account_id, note=note,
@@ -537,7 +536,7 @@ def match_contacts(request: Request, db: DbSession, actor: LinkerActor, match_id
     once both said yes; each reveal is in both people's audit trail."""
     access = load_match(request, db, actor, match_id)
     try:
-        with atomic(db):
+        with writing(db):
             pair = service.contacts_to_introduce(db, match=access.match, sides=access.sides, linker_id=actor.account_id)
     except (InvalidInput, Conflict) as error:
         db.refresh(access.match)
@@ -555,7 +554,7 @@ def match_contacts(request: Request, db: DbSession, actor: LinkerActor, match_id
 def match_introduced(request: Request, db: DbSession, actor: LinkerActor, match_id: int) -> Response:
     access = load_match(request, db, actor, match_id, AuditAction.changed)
     try:
-        with atomic(db):
+        with writing(db):
             if access.match.brokered_by_account_id != actor.account_id:
                 raise InvalidInput(FieldError("match", N_("Show both contacts first, to put them in touch")))
             service.record_introduction(db, match=access.match, linker_id=actor.account_id)
@@ -572,7 +571,7 @@ def match_note(
     access = load_match(request, db, actor, match_id, AuditAction.changed)
     person = access.subject
     try:
-        with atomic(db):
+        with writing(db):
             service.add_note(db, person_id=person.id, author_id=actor.account_id, body=body, sensitive=sensitive == "yes", match_id=match_id)
     except InvalidInput as error:
         return match_page(request, db, actor, access, errors=error.errors, status_code=422)
@@ -675,7 +674,7 @@ def claim_submit(request: Request, db: DbSession, form: Annotated[ClaimForm, For
     if len(form.code) > 40 or len(form.email) > 320 or len(form.password) > 1024 or len(form.password_confirm) > 1024:
         return _claim_page(request, ClaimForm(), [FieldError("code", N_("This code is not right, or it has been used or is too old. Ask your linker for a new one"))], 422)
     try:
-        with atomic(db):
+        with writing(db):
             account = service.claim_account(
                 db, request.app.state.settings, code=form.code, email=form.email, password=form.password,
                 password_confirm=form.password_confirm, language=i18n.request_language(request),

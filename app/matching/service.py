@@ -596,13 +596,11 @@ def expire_unanswered(db: Session, settings: Settings, *, mailer: Mailer | None 
     ).scalars().all()
     ended = 0
     for match in stale:
-        try:
-            with db.begin_nested():
-                change_match(
-                    db, match=match, side=MatchSide.offer, seen_version=match.version, event=workflow.Event.expire,
-                    mailer=None,
-                )  # fmt: skip
-        except Conflict:
+        try:  # a refused change writes nothing, so no savepoint is needed
+            change_match(
+                db, match=match, side=MatchSide.offer, seen_version=match.version, event=workflow.Event.expire, mailer=None
+            )
+        except (Conflict, InvalidInput):
             continue
         if mailer is not None:
             notify(db, mailer, match=match, event=workflow.Event.expire, by=None)

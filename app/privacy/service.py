@@ -13,7 +13,7 @@ from app.core.db import utcnow
 from app.privacy.models import ConsentMethod, ConsentPurpose, ConsentRecord, ConsentState
 from app.privacy.notices import Notice
 
-CITIZEN_PURPOSES = (ConsentPurpose.profile, ConsentPurpose.matching, ConsentPurpose.share_contact)
+CITIZEN_PURPOSES = (ConsentPurpose.profile, ConsentPurpose.matching, ConsentPurpose.share_contact, ConsentPurpose.linker_contact)
 
 PURPOSE_TEXT = {
     ConsentPurpose.profile: (

@@ -165,7 +165,7 @@ def set_my_consent(
     request: Request, db: DbSession, actor: ApiCitizenActor, person: ApiCitizenPerson, purpose: str, body: ConsentIn
 ) -> list[ConsentOut]:
     if purpose not in {p.value for p in privacy.CITIZEN_PURPOSES}:
-        raise InvalidInput(FieldError("purpose", N_("Choose profile, matching or share_contact")))
+        raise InvalidInput(FieldError("purpose", N_("Choose profile, matching, share_contact or linker_contact")))
     account = db.get(Account, actor.account_id)
     with atomic(db):
         service.set_person_consent(

@@ -10,6 +10,7 @@ their caseload. Each mounting passes its own literal route names and its own sub
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from sqlalchemy import select
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict
@@ -216,6 +217,11 @@ def profile_submit(
 
 def consent_rows(db, person: Person) -> list[dict]:
     records = privacy.current_records(db, person_id=person.id)
+    recorders = {
+        record.recorded_by_account_id for record in records.values()
+        if record and record.recorded_by_account_id not in (None, person.account_id)
+    }  # fmt: skip
+    names = dict(db.execute(select(Account.id, Account.name).where(Account.id.in_(recorders))).all()) if recorders else {}
     rows = []
     for purpose in privacy.CITIZEN_PURPOSES:
         record = records[purpose]
@@ -227,6 +233,8 @@ def consent_rows(db, person: Person) -> list[dict]:
                 "text": text,
                 "given": bool(record and record.state.value == "given"),
                 "record": record,
+                # Someone else took this consent (a linker, by phone or on paper): say who.
+                "recorded_by": names.get(record.recorded_by_account_id) if record else None,
             }
         )
     return rows
