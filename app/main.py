@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None, *, engine=None, session_factory
     app.state.mailer = plugins.mailer = Mailer(settings, app.state.jobs)
     app.include_router(pages.router)
     for module in domain_plugins():
-        for router in module.routers():
+        for router in module.routers(plugins):
             app.include_router(router)
 
     app.mount("/static", StaticFiles(directory=settings.static_dir, check_dir=False), name="static")

@@ -19,7 +19,7 @@ def register(plugins: Plugins) -> None:
     plugins.add_flash_messages(FLASH_MESSAGES)
 
 
-def routers() -> list:
+def routers(plugins: Plugins) -> list:
     from app.accounts import api, views
 
     return [views.router, api.router]

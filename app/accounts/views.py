@@ -9,11 +9,17 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
 from app.accounts import service
-from app.accounts.dependencies import AdminOnly, SignedIn, load_account, safe_next_path, sign_in_response
+from app.accounts.dependencies import (
+    AdminOnly,
+    SignedIn,
+    load_account,
+    safe_next_path,
+    sign_in_response,
+)
 from app.accounts.models import Role
+from app.core import i18n
 from app.core.db import DbSession
 from app.core.errors import FieldError, InvalidInput
-from app.core import i18n
 from app.core.i18n import N_
 from app.core.responses import see_other
 from app.core.templating import render
@@ -89,7 +95,11 @@ def sign_in_submit(request: Request, db: DbSession, form: Annotated[SignInForm, 
         response = _form_page(request, "accounts/sign_in.html", form, error)
         response.status_code = status
         return response  # returned, not raised: the failed attempt must be committed
-    return sign_in_response(request, db, account, safe_next_path(form.next))
+    target = safe_next_path(form.next)
+    landing = request.app.state.plugins.landing_pages.get(account.role.value)
+    if target == "/" and landing:
+        target = request.url_for(landing).path
+    return sign_in_response(request, db, account, target)
 
 
 @router.post("/sign-out", name="accounts:sign_out")

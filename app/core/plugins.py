@@ -1,6 +1,7 @@
 """The explicit wiring between domains: what each domain adds to the others, registered at start.
 
-Each domain package has a `plugin.py` with `register(plugins)` (hooks, no FastAPI) and `routers()`.
+Each domain package has a `plugin.py` with `register(plugins)` (hooks, no FastAPI) and
+`routers(plugins)`.
 `app.main.build_plugins()` calls every domain's `register` in dependency order (`app.main.DOMAINS`);
 `create_app` uses it and then includes the routers, and a worker or script that needs the hooks
 without a web server calls `build_plugins()` too. Nothing depends on import order, and a domain
@@ -29,6 +30,9 @@ ActedFor = Callable[..., Any]
 Exporter = Callable[..., Any]
 # (db, person_id) -> None: remove or anonymise the domain's personal data about this person
 Eraser = Callable[..., None]
+# (kind, routes, subject, prefix) -> APIRouter: a domain's pages built for whoever `subject` resolves,
+# so that a higher domain can mount them (a linker's caseload) without importing another's views
+PageMount = Callable[..., Any]
 # A background job (app.core.jobs.JobSpec): a unique name and func(context, *args, task=...)
 Job = Any
 
@@ -43,10 +47,14 @@ class Plugins:
     mailer: Any = None
     person_access: list[PersonAccessRule] = field(default_factory=list)
     acted_for: list[ActedFor] = field(default_factory=list)
+    # role value -> the route name of that role's home after sign-in (when no page was asked for)
+    landing_pages: dict[str, str] = field(default_factory=dict)
     flash_messages: dict[str, str] = field(default_factory=dict)
     exporters: dict[str, Exporter] = field(default_factory=dict)
     erasers: dict[str, Eraser] = field(default_factory=dict)
     jobs: list[Job] = field(default_factory=list)
+    # "journeys" (the registry's offer and request pages), "suggestions" (matching's)
+    page_mounts: dict[str, PageMount] = field(default_factory=dict)
 
     def add_flash_messages(self, messages: dict[str, str]) -> None:
         """Flash messages travel as keys (never text) in a cookie; each key belongs to one domain."""
@@ -64,6 +72,11 @@ class Plugins:
         if domain in self.erasers:
             raise ValueError(f"an eraser for {domain} is already registered")
         self.erasers[domain] = eraser
+
+    def add_page_mount(self, name: str, factory: PageMount) -> None:
+        if name in self.page_mounts:
+            raise ValueError(f"pages named {name} are already registered for mounting")
+        self.page_mounts[name] = factory
 
     def add_job(self, job: Job) -> None:
         if any(known.name == job.name for known in self.jobs):

@@ -836,7 +836,8 @@ def ensure_demo_person(session: Session, *, account: Any, templates_dir: str) ->
     session.add(person)
     session.flush()
     current = notice(templates_dir)
-    for purpose in privacy.CITIZEN_PURPOSES:
+    # Not linker_contact: the demo citizen manages online and would otherwise sit in the linkers' pool.
+    for purpose in privacy.CITIZEN_PURPOSES[:3]:
         privacy.give(session, person_id=person.id, purpose=purpose, notice=current, method=ConsentMethod.online,
                      recorded_by_account_id=account.id)
     return person

@@ -55,20 +55,28 @@ def linker_journey_subject(
     return actor, load_person(request, db, actor, person_id), {"person_id": person_id}
 
 
-def _routes(kind: str, suggestions: str) -> JourneyRoutes:
-    return JourneyRoutes(
-        new=f"linkers:{kind}_new",
-        new_submit=f"linkers:{kind}_new_submit",
-        step=f"linkers:{kind}_step",
-        step_submit=f"linkers:{kind}_step_submit",
-        check=f"linkers:{kind}_check",
-        item=f"linkers:{kind}_item",
-        status=f"linkers:{kind}_status",
-        suggestions=suggestions,
-        back="linkers:person",
-        ask="linkers:ask",
-    )
-
-
-LINKER_OFFER_ROUTES = _routes("offers", "linkers:offer_suggestions")
-LINKER_REQUEST_ROUTES = _routes("requests", "linkers:request_suggestions")
+# Spelled out, like the citizen's, so that every route name can be found by searching the code.
+LINKER_OFFER_ROUTES = JourneyRoutes(
+    new="linkers:offers_new",
+    new_submit="linkers:offers_new_submit",
+    step="linkers:offers_step",
+    step_submit="linkers:offers_step_submit",
+    check="linkers:offers_check",
+    item="linkers:offers_item",
+    status="linkers:offers_status",
+    suggestions="linkers:offer_suggestions",
+    back="linkers:person",
+    ask="linkers:ask",
+)
+LINKER_REQUEST_ROUTES = JourneyRoutes(
+    new="linkers:requests_new",
+    new_submit="linkers:requests_new_submit",
+    step="linkers:requests_step",
+    step_submit="linkers:requests_step_submit",
+    check="linkers:requests_check",
+    item="linkers:requests_item",
+    status="linkers:requests_status",
+    suggestions="linkers:request_suggestions",
+    back="linkers:person",
+    ask="linkers:ask",
+)

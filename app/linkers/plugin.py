@@ -13,9 +13,10 @@ def register(plugins: Plugins) -> None:
     plugins.acted_for.append(lambda db, actor: service.caseload_ids(actor.account_id) if actor.role.value == "linker" else None)
     plugins.add_flash_messages(views.FLASH_MESSAGES)
     plugins.add_job(jobs.JOB)
+    plugins.landing_pages["linker"] = "linkers:dashboard"
 
 
-def routers() -> list:
+def routers(plugins: Plugins) -> list:
     from app.linkers import api, views
 
-    return [views.router, views.linker_offers, views.linker_requests, views.offer_suggestions, views.request_suggestions, api.router]
+    return [views.router, *views.caseload_journeys(plugins), api.router]

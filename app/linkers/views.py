@@ -19,6 +19,7 @@ from app.core import i18n
 from app.core.db import DbSession, utcnow, writing
 from app.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.core.i18n import N_
+from app.core.plugins import Plugins
 from app.core.responses import see_other
 from app.core.templating import render
 from app.core.validation import parse
@@ -34,8 +35,8 @@ from app.linkers.models import AssistedRegistration, AttemptOutcome, CaseNote, F
 from app.matching import service as matching
 from app.matching import workflow
 from app.matching.dependencies import MatchAccess, load_match, side_for_pair
+from app.matching.labels import DECLINE_REASONS, STATUS_NAMES
 from app.matching.models import DeclineReason, MatchSide
-from app.matching.views import other_items, suggestions_router
 from app.privacy import service as privacy
 from app.privacy.audit import AuditAction, AuditOutcome
 from app.privacy.models import ConsentMethod, ConsentPurpose
@@ -45,7 +46,6 @@ from app.registry import service as registry
 from app.registry.dependencies import Journey, audit
 from app.registry.models import ContactMethod, Person
 from app.registry.service import OFFER, REQUEST
-from app.registry.views import journey_router
 
 router = APIRouter(dependencies=[Depends(load_account)], include_in_schema=False)
 
@@ -246,7 +246,7 @@ def _person_context(request: Request, db, actor, person: Person) -> dict:
         "offer_journey": Journey(kind=OFFER, routes=LINKER_OFFER_ROUTES, actor=actor, subject=person, path_params={"person_id": person.id}),
         "request_journey": Journey(kind=REQUEST, routes=LINKER_REQUEST_ROUTES, actor=actor, subject=person, path_params={"person_id": person.id}),
         "matches": matches,
-        "status_names": _status_names(),
+        "status_names": STATUS_NAMES,
         "notes": service.notes_of(db, person_id=person.id, viewer_id=actor.account_id),
         "attempts": service.attempts_of(db, person_id=person.id),
         "follow_ups": [(f, service.follow_up_state(f, today, soon)) for f in follow_ups],
@@ -259,12 +259,6 @@ def _person_context(request: Request, db, actor, person: Person) -> dict:
         "describe": availability.describe,
         "errors": [],
     }  # fmt: skip
-
-
-def _status_names():
-    from app.matching.match_views import STATUS_NAMES
-
-    return STATUS_NAMES
 
 
 def _person_page(request: Request, db, actor, person: Person, errors=None, status_code: int = 200, **extra) -> Response:
@@ -452,10 +446,18 @@ def handover_submit(
 
 # --- the registry's journeys and matching's suggestions, for a person on my caseload -------------
 
-linker_offers = journey_router(OFFER, LINKER_OFFER_ROUTES, linker_journey_subject, "/linkers/people/{person_id:int}/offers")
-linker_requests = journey_router(REQUEST, LINKER_REQUEST_ROUTES, linker_journey_subject, "/linkers/people/{person_id:int}/requests")
-offer_suggestions = suggestions_router(OFFER, LINKER_OFFER_ROUTES, linker_journey_subject, "/linkers/people/{person_id:int}/offers")
-request_suggestions = suggestions_router(REQUEST, LINKER_REQUEST_ROUTES, linker_journey_subject, "/linkers/people/{person_id:int}/requests")
+
+def caseload_journeys(plugins: Plugins) -> list[APIRouter]:
+    """The same pages a citizen uses, mounted through the plug-in registry (not copied, and not
+    imported from another domain's views)."""
+    journeys, suggestions = plugins.page_mounts["journeys"], plugins.page_mounts["suggestions"]
+    offers, requests = "/linkers/people/{person_id:int}/offers", "/linkers/people/{person_id:int}/requests"
+    return [
+        journeys(OFFER, LINKER_OFFER_ROUTES, linker_journey_subject, offers),
+        journeys(REQUEST, LINKER_REQUEST_ROUTES, linker_journey_subject, requests),
+        suggestions(OFFER, LINKER_OFFER_ROUTES, linker_journey_subject, offers),
+        suggestions(REQUEST, LINKER_REQUEST_ROUTES, linker_journey_subject, requests),
+    ]
 
 
 # --- brokering ----------------------------------------------------------------------------------
@@ -478,7 +480,7 @@ def ask(
 def _side_summary(db, access: MatchAccess, side: MatchSide, mine: bool) -> dict:
     kind = OFFER if side is MatchSide.offer else REQUEST
     item = access.sides.item(side)
-    summary = other_items(db, kind, [item.id], for_linker=True)[item.id]
+    summary = matching.other_items(db, kind, [item.id], for_linker=True)[item.id]
     person = access.sides.person(side)
     return {"side": side.value, "item": item, "summary": summary, "person": person if mine else None}
 
@@ -510,19 +512,13 @@ def match_page(request: Request, db, actor, access: MatchAccess, *, errors=None,
         "contacts": contacts,
         "messages": matching.messages_of(db, match_id=match.id),
         "notes": notes,
-        "status_names": _status_names(),
-        "decline_reasons": _decline_reasons(),
+        "status_names": STATUS_NAMES,
+        "decline_reasons": DECLINE_REASONS,
         "channels": ANSWER_CHANNELS,
         "errors": errors or [],
         "conflict": conflict,
     }
     return render(request, "linkers/match.html", context, status_code=status_code)
-
-
-def _decline_reasons():
-    from app.matching.match_views import DECLINE_REASONS
-
-    return DECLINE_REASONS
 
 
 @router.get("/linkers/matches/{match_id:int}", name="linkers:match")

@@ -16,8 +16,8 @@ from app.core.responses import see_other
 from app.core.templating import render
 from app.matching import service, workflow
 from app.matching.dependencies import MatchAccess, load_match, side_for_pair
-from app.matching.models import DeclineReason, MatchSide
-from app.matching.views import other_items
+from app.matching.labels import DECLINE_REASONS, STATUS_NAMES
+from app.matching.models import MatchSide
 from app.privacy.audit import AuditAction
 from app.registry.dependencies import CitizenActor, CitizenPerson
 from app.registry.service import OFFER, REQUEST
@@ -31,28 +31,13 @@ FLASH_MESSAGES = {
     "match-mail-on": N_("We will email you when there is news about your matches."),
     "match-mail-off": N_("We will not email you about your matches. Your matches page always shows the news."),
 }
-DECLINE_REASONS = {
-    DeclineReason.not_now: N_("It is not the right time"),
-    DeclineReason.too_far: N_("It is too far"),
-    DeclineReason.not_needed: N_("It is not what I need"),
-    DeclineReason.other: N_("Another reason"),
-}
-STATUS_NAMES = {
-    "suggested": N_("Suggested"),
-    "proposed": N_("Waiting for an answer"),
-    "accepted": N_("You both said yes"),
-    "active": N_("Started"),
-    "completed": N_("Completed"),
-    "declined": N_("Declined"),
-    "cancelled": N_("Cancelled"),
-}
 EVENTS = {e.value: e for e in workflow.Event if e not in (workflow.Event.propose, workflow.Event.expire)}
 
 
 def _other(db, access: MatchAccess):
     kind = REQUEST if access.side is MatchSide.offer else OFFER
     item = access.sides.item(access.side.other)
-    return other_items(db, kind, [item.id])[item.id]
+    return service.other_items(db, kind, [item.id])[item.id]
 
 
 def match_page(request: Request, db, access: MatchAccess, *, errors=None, status_code: int = 200, conflict: bool = False):

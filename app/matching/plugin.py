@@ -13,6 +13,7 @@ def register(plugins: Plugins) -> None:
     plugins.add_job(jobs.EXPIRY)
     plugins.item_sections.append(views.item_suggestions_section)
     plugins.account_sections.append(match_views.account_mail_section)
+    plugins.add_page_mount("suggestions", views.suggestions_router)
     def cancel_matches_on_withdrawal(db, *, person_id: int, purpose) -> None:
         service.cancel_matches_on_withdrawal(db, person_id=person_id, purpose=purpose, mailer=plugins.mailer)
 
@@ -23,7 +24,7 @@ def register(plugins: Plugins) -> None:
     plugins.item_closed.append(cancel_matches_of_closed_item)
 
 
-def routers() -> list:
+def routers(plugins: Plugins) -> list:
     from app.matching import api, match_views, views
 
     return [views.citizen_offer_suggestions, views.citizen_request_suggestions, match_views.router, api.router]

@@ -41,6 +41,7 @@ from app.matching.models import (
 from app.privacy import service as privacy
 from app.privacy.models import ConsentPurpose
 from app.registry import availability
+from app.registry import service as registry
 from app.registry.models import ContactMethod, HelpRequest, Offer, Person
 from app.registry.service import MATCHING_STAMP, OFFER, REQUEST, ItemKind, in_matching_clause
 
@@ -685,3 +686,30 @@ def minutes_recorded(match: Match) -> int | None:
     if match.minutes_given is not None:
         return match.minutes_given
     return workflow.recorded_minutes(match.offer_minutes, match.request_minutes, match.completed_at, utcnow())
+
+
+@dataclass(frozen=True)
+class OtherItem:
+    """What a person may see of the other side of a suggestion or match: never who, or where."""
+
+    title: str
+    skills: list[str]
+    # A linker brokering for someone also sees what the other side wrote and its ward: enough
+    # to judge the fit on the phone, still no name or contact.
+    description: str | None = None
+    ward: str | None = None
+
+
+def other_items(db: Session, kind: ItemKind, item_ids: list[int], *, for_linker: bool = False) -> dict[int, OtherItem]:
+    skills = registry.skills_of(db, kind=kind, item_ids=item_ids)
+    wards = registry.ward_names(db) if for_linker else {}
+    out = {}
+    for item_id in item_ids:
+        item = registry.find_item(db, kind=kind, item_id=item_id)
+        out[item_id] = OtherItem(
+            title=item.title,
+            skills=[s.name for s in skills[item_id]],
+            description=item.description if for_linker else None,
+            ward=wards.get(item.ward_code) if for_linker else None,
+        )
+    return out

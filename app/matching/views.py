@@ -5,7 +5,6 @@ page can be mounted for a person on a linker's caseload.
 """
 
 
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -36,33 +35,6 @@ def suggestions_for(request: Request, db, journey: Journey, item_id: int, limit:
     return service.suggestions_for_request(db, settings, request_id=item_id, limit=limit)
 
 
-@dataclass(frozen=True)
-class OtherItem:
-    """What a person may see of the other side of a suggestion or match: never who, or where."""
-
-    title: str
-    skills: list[str]
-    # A linker brokering for someone also sees what the other side wrote and its ward: enough
-    # to judge the fit on the phone, still no name or contact.
-    description: str | None = None
-    ward: str | None = None
-
-
-def other_items(db, kind: ItemKind, item_ids: list[int], *, for_linker: bool = False) -> dict[int, OtherItem]:
-    skills = registry.skills_of(db, kind=kind, item_ids=item_ids)
-    wards = registry.ward_names(db) if for_linker else {}
-    out = {}
-    for item_id in item_ids:
-        item = registry.find_item(db, kind=kind, item_id=item_id)
-        out[item_id] = OtherItem(
-            title=item.title,
-            skills=[s.name for s in skills[item_id]],
-            description=item.description if for_linker else None,
-            ward=wards.get(item.ward_code) if for_linker else None,
-        )
-    return out
-
-
 def suggestions_router(kind: ItemKind, routes: JourneyRoutes, subject: Any, prefix: str) -> APIRouter:
     router = APIRouter(dependencies=[Depends(load_account)], include_in_schema=False)
 
@@ -80,7 +52,7 @@ def suggestions_router(kind: ItemKind, routes: JourneyRoutes, subject: Any, pref
     ) -> Response:
         item = load_item(request, db, journey, item_id)
         found = suggestions_for(request, db, journey, item.id, limit)
-        others = other_items(
+        others = service.other_items(
             db, REQUEST if kind is OFFER else OFFER, [s.other_id for s in found], for_linker=journey.actor.role is Role.linker
         )
         response = render(

@@ -14,7 +14,7 @@ def register(plugins: Plugins) -> None:
     pass
 
 
-def routers() -> list:
+def routers(plugins: Plugins) -> list:
     from app.privacy import views
 
     return [views.router]

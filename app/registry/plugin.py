@@ -28,9 +28,10 @@ def register(plugins: Plugins) -> None:
     plugins.acted_for.append(dependencies.own_person_ids)
     plugins.account_sections.append(views.account_consent_section)
     plugins.consent_withdrawn.append(service.pause_items_without_profile_consent)
+    plugins.add_page_mount("journeys", views.journey_router)
 
 
-def routers() -> list:
+def routers(plugins: Plugins) -> list:
     from app.registry import admin_views, api, views
 
     return [admin_views.router, views.router, views.citizen_offers, views.citizen_requests, api.router]

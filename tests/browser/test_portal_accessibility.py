@@ -235,7 +235,7 @@ def profile_errors(page, server, portal, shared):
 def account_consents(page, server, portal, shared):
     page.goto("/account")
     expect(page.get_by_role("heading", name="How we use your details")).to_be_visible()
-    expect(page.get_by_role("button", name=re.compile(r"^(Withdraw|Agree) – "))).to_have_count(3)
+    expect(page.get_by_role("button", name=re.compile(r"^(Withdraw|Agree) – "))).to_have_count(4)
     return "Your account"
 
 

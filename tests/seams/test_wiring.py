@@ -27,6 +27,8 @@ def hook_names(plugins: Plugins) -> dict:
         "flash_messages": sorted(plugins.flash_messages),
         "exporters": sorted(plugins.exporters),
         "erasers": sorted(plugins.erasers),
+        "page_mounts": sorted(plugins.page_mounts),
+        "landing_pages": plugins.landing_pages,
     }
 
 
@@ -37,7 +39,9 @@ def test_a_worker_gets_the_same_wiring_as_the_web_app(settings):
     assert wiring["consent_withdrawn"] == ["pause_items_without_profile_consent", "cancel_matches_on_withdrawal"]
     assert wiring["item_closed"] == ["cancel_matches_of_closed_item"]
     assert wiring["item_sections"] == ["item_suggestions_section"]
-    assert wiring["person_access"] == ["own_person_rule"]
+    assert wiring["person_access"] == ["own_person_rule", "caseload_rule"]
+    assert wiring["page_mounts"] == ["journeys", "suggestions"]
+    assert wiring["landing_pages"] == {"linker": "linkers:dashboard"}
     assert {"registered", "signed-out", "published", "skill-saved"} <= set(wiring["flash_messages"])
 
 
