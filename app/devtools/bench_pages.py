@@ -22,22 +22,27 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote_plus
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from app.accounts import service as accounts
 from app.accounts.models import Account, Role, UserSession
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_session_factory
 from app.devtools.demo import ensure_borough
+from app.devtools.demo_caseload import assign_caseload, demo_people_with_items
+from app.linkers.models import AttemptOutcome, CaseAssignment, ContactAttempt, FollowUp
 from app.registry.models import HelpRequest, Offer, Person
 
 BENCH_EMAIL = "bench.{n}@bench.demo.example"
 BENCH_EMAIL_PATTERN = "bench.%@bench.demo.example"
+BENCH_LINKER_EMAIL = "bench.linker@bench.demo.example"  # matches BENCH_EMAIL_PATTERN: removed with the rest
 SERVER_START_SECONDS = 60
 
 
@@ -153,9 +158,41 @@ def _sign_in_sample(factory, settings: Settings, rng: random.Random, samples: in
     return signed_in
 
 
+def _caseload_sign_in(factory, settings: Settings, rng: random.Random, size: int) -> tuple[str, list[str], int]:
+    """A bench linker with `size` people on their caseload, with the work a caseload has (a follow-up
+    for one in ten, a third of them overdue; a call that reached two in three): (session token,
+    the dashboard addresses to time: the first page, a need filter, a ward, a search; how many)."""
+    with factory() as db:
+        linker = accounts.create_account(
+            db, email=BENCH_LINKER_EMAIL, name="Bench Linker", role=Role.linker,
+            password="bench-lantern-quarry-meadow", is_demo=True,
+        )  # fmt: skip
+        people = demo_people_with_items(db, count=size, rng=rng)
+        assign_caseload(db, linker_id=linker.id, person_ids=people)
+        today = datetime.now(UTC).date()
+        db.execute(insert(FollowUp), [
+            {"person_id": p, "created_by_account_id": linker.id, "what": "Ring back",
+             "due_on": today + timedelta(days=rng.randint(-10, 20)), "created_at": datetime.now(UTC)}
+            for p in people[::10]
+        ])  # fmt: skip
+        db.execute(insert(ContactAttempt), [
+            {"person_id": p, "linker_account_id": linker.id, "outcome": AttemptOutcome.reached, "attempted_at": datetime.now(UTC)}
+            for n, p in enumerate(people) if n % 3
+        ])  # fmt: skip
+        ward = db.execute(select(Person.ward_code).where(Person.id == people[0])).scalar_one() if people else ""
+        name = db.execute(select(Person.name).where(Person.id == people[-1])).scalar_one() if people else ""
+        token = accounts.start_session(db, settings, account=linker)
+        db.commit()
+    surname = quote_plus(name.split()[-1]) if name else ""
+    return token, ["/linkers", "/linkers?need=follow_up_overdue", f"/linkers?ward={ward}", f"/linkers?q={surname}"], len(people)
+
+
 def _remove_bench_sign_ins(factory) -> None:
     with factory() as db:
         bench_ids = select(Account.id).where(Account.email.like(BENCH_EMAIL_PATTERN))
+        for model, column in ((CaseAssignment, CaseAssignment.linker_account_id), (FollowUp, FollowUp.created_by_account_id),
+                              (ContactAttempt, ContactAttempt.linker_account_id)):  # fmt: skip
+            db.execute(delete(model).where(column.in_(bench_ids)))
         db.execute(update(Person).where(Person.account_id.in_(bench_ids)).values(account_id=None))
         db.execute(delete(UserSession).where(UserSession.account_id.in_(bench_ids)))
         db.execute(delete(Account).where(Account.email.like(BENCH_EMAIL_PATTERN)))
@@ -174,13 +211,13 @@ def _get(connection: http.client.HTTPConnection, path: str, cookie: str) -> floa
     return elapsed
 
 
-def bench_pages(*, people: int, seed: int, samples: int, requests_per_page: int) -> dict[str, Any]:
+def bench_pages(*, people: int, seed: int, samples: int, requests_per_page: int, caseload: int = 500) -> dict[str, Any]:
     settings = get_settings()
     if settings.is_production:
         raise BenchError("bench pages refuses to run in production (it adds demo people and sign-ins)")
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
-    timings: dict[str, list[float]] = {"dashboard": [], "offer_page": [], "request_page": []}
+    timings: dict[str, list[float]] = {"dashboard": [], "offer_page": [], "request_page": [], "caseload": []}
     result: dict[str, Any] = {"database": engine.dialect.name, "transport": "http", "server": "uvicorn"}
     try:
         borough = ensure_borough(factory, people, seed)
@@ -192,6 +229,9 @@ def bench_pages(*, people: int, seed: int, samples: int, requests_per_page: int)
             paths.append(("dashboard", cookie, "/my"))
             paths.extend(("offer_page", cookie, f"/offers/{item}") for item in offers[:1])
             paths.extend(("request_page", cookie, f"/requests/{item}") for item in requests[:1])
+        linker_token, caseload_pages, on_caseload = _caseload_sign_in(factory, settings, rng, caseload)
+        linker_cookie = f"{settings.session_cookie_name}={linker_token}"
+        paths.extend(("caseload", linker_cookie, path) for path in caseload_pages)
         by_page = {name: [p for p in paths if p[0] == name] for name in timings}
         with served(settings) as (host, port):
             connection = http.client.HTTPConnection(host, port, timeout=60)
@@ -217,6 +257,7 @@ def bench_pages(*, people: int, seed: int, samples: int, requests_per_page: int)
         engine.dispose()
     result["borough_generated"] = borough["generated"]
     result["signed_in"] = len(signed_in)
+    result["caseload_people"] = on_caseload
     for name, values in timings.items():
         if values:
             result[f"{name}_p50_ms"] = round(statistics.median(values), 2)
@@ -227,7 +268,9 @@ def bench_pages(*, people: int, seed: int, samples: int, requests_per_page: int)
 
 def cli_bench_pages(args: argparse.Namespace) -> int:
     try:
-        result = bench_pages(people=args.people, seed=args.seed, samples=args.samples, requests_per_page=args.requests)
+        result = bench_pages(
+            people=args.people, seed=args.seed, samples=args.samples, requests_per_page=args.requests, caseload=args.caseload
+        )
     except BenchError as error:
         print(f"bench pages: {error}", file=sys.stderr)
         return 2
@@ -242,7 +285,7 @@ def cli_bench_pages(args: argparse.Namespace) -> int:
 def add_bench_pages(benches: Any) -> None:
     parser = benches.add_parser(
         "pages",
-        help="time the dashboard, offer and request pages on a borough-sized register",
+        help="time the dashboard, offer and request pages and a linker's caseload on a borough-sized register",
         description="Generates the demo borough if the register has fewer people than --people, signs in as a "
         "sample of them, starts the application in a uvicorn process on a free loopback port and times the "
         "pages over HTTP (uvicorn, the full ASGI stack and the database).",
@@ -251,5 +294,6 @@ def add_bench_pages(benches: Any) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--samples", type=int, default=40, help="people to sign in as")
     parser.add_argument("--requests", type=int, default=300, help="requests per page")
+    parser.add_argument("--caseload", type=int, default=500, help="people on the bench linker's caseload")
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=cli_bench_pages)

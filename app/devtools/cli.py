@@ -15,6 +15,7 @@ from app.core.config import get_settings
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     from app.core.db import make_engine, make_session_factory
     from app.devtools import demo
+    from app.devtools.demo_caseload import ensure_demo_caseload
 
     settings = get_settings()
     if settings.is_production:
@@ -31,6 +32,11 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
                 )
             demo.ensure_demo_accounts(db, templates_dir=str(settings.templates_dir))
             db.commit()
+            caseload = ensure_demo_caseload(db, settings, linker_id=demo.demo_linker_id(db), seed=args.seed)
+            db.commit()
+            if caseload["created"]:
+                print(f"demo linker: {caseload['people']} people on the caseload, {caseload['pool']} in the pool, "
+                      f"matches {caseload['matches']}")  # fmt: skip
     finally:
         engine.dispose()
     print_demo_logins()

@@ -870,6 +870,13 @@ def ensure_demo_accounts(session: Session, *, templates_dir: str) -> None:
             ensure_demo_person(session, account=account, templates_dir=templates_dir)
 
 
+def demo_linker_id(session: Session) -> int:
+    from app.accounts import service as accounts
+
+    linker_email = next(email for email, _name, role, _password in DEMO_ACCOUNTS if role == "linker")
+    return accounts.find_account_by_email(session, email=linker_email).id
+
+
 def ensure_borough(session_factory: Any, people: int, seed: int) -> dict[str, Any]:
     """For the benchmarks: generate the demo borough (and commit) unless the register already has
     at least `people` people. Returns the summary, with "generated" saying which it was."""

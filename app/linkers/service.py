@@ -646,16 +646,20 @@ def worklist(
                 due_on = timeliness.answer_due_on(proposed_at or now, settings.match_answer_days)
                 rows[person_id].add("answer_waiting", due_on, timeliness.due_state(due_on, today, soon).value)
 
-    offer_person = select(Offer.person_id).where(Offer.id == Match.offer_id).scalar_subquery()
-    request_person = select(HelpRequest.person_id).where(HelpRequest.id == Match.request_id).scalar_subquery()
+    # Joined, not correlated subqueries: inside EXISTS a scalar subquery on `match` would not
+    # correlate to the outer row (it would bring its own `match` into FROM).
     both_share = and_(
-        privacy.consent_clause(offer_person, ConsentPurpose.share_contact),
-        privacy.consent_clause(request_person, ConsentPurpose.share_contact),
+        privacy.consent_clause(Offer.person_id, ConsentPurpose.share_contact),
+        privacy.consent_clause(HelpRequest.person_id, ConsentPurpose.share_contact),
     )
     for offer_person_id, request_person_id in db.execute(
-        select(offer_person, request_person).where(
+        select(Offer.person_id, HelpRequest.person_id)
+        .select_from(Match)
+        .join(Offer, Offer.id == Match.offer_id)
+        .join(HelpRequest, HelpRequest.id == Match.request_id)
+        .where(
             Match.status == MatchStatus.accepted,
-            or_(offer_person.in_(mine), request_person.in_(mine)),
+            or_(Offer.person_id.in_(mine), HelpRequest.person_id.in_(mine)),
             not_(both_share),
             not_(exists().where(MatchIntroduction.match_id == Match.id)),
         )

@@ -16,12 +16,13 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from app.accounts.models import Account, UserSession
+from app.linkers.models import CaseAssignment, ContactAttempt, FollowUp
 from app.core.db import make_engine
 from app.registry.models import HelpRequest, Offer, Person
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKETPLACE = str(Path(sys.executable).parent / "marketplace")
-PAGES = ("dashboard", "offer_page", "request_page")
+PAGES = ("dashboard", "offer_page", "request_page", "caseload")
 TEST_ONLY = ("httpx", "pytest", "hypothesis", "playwright", "aiosmtpd")  # pyproject's [test] extra
 
 
@@ -31,7 +32,7 @@ def _counts(url: str) -> dict[str, int]:
         with engine.connect() as connection:
             return {
                 model.__name__: connection.execute(select(func.count()).select_from(model)).scalar_one()
-                for model in (Person, Offer, HelpRequest, Account, UserSession)
+                for model in (Person, Offer, HelpRequest, Account, UserSession, CaseAssignment, FollowUp, ContactAttempt)
             }
     finally:
         engine.dispose()
@@ -41,7 +42,7 @@ def _check_figures(figures: dict, *, requests: int, url: str) -> None:
     assert figures["transport"] == "http" and figures["server"] == "uvicorn"
     assert figures["database"] == make_engine(url).dialect.name
     assert figures["people"] >= 200 and figures["offers"] > 0 and figures["requests"] > 0
-    assert figures["signed_in"] > 0
+    assert figures["signed_in"] > 0 and figures["caseload_people"] > 20
     for page in PAGES:
         assert figures[f"{page}_n"] == requests
         assert 0 < figures[f"{page}_p50_ms"] <= figures[f"{page}_p95_ms"]
@@ -58,6 +59,7 @@ def test_bench_pages_times_every_page_over_http_and_cleans_up(fresh_database, ma
     assert figures["borough_generated"] is True
     after = _counts(fresh_database)
     assert after["Account"] == 0 and after["UserSession"] == 0  # the bench sign-ins are gone
+    assert after["CaseAssignment"] == after["FollowUp"] == after["ContactAttempt"] == 0  # and the bench caseload
     assert after["Person"] == figures["people"]
 
     # Run again: the borough is big enough already, so it is reused, not generated again.
