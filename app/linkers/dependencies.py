@@ -48,6 +48,17 @@ def load_person(request: Request, db: Session, actor: Actor, person_id: int, act
     return person
 
 
+def load_person_for_admin(
+    request: Request, db: Session, actor: Actor, person_id: int, action: AuditAction = AuditAction.viewed
+) -> Person:
+    """An admin may see a person to move them between caseloads; every such read is audited."""
+    person = db.get(Person, person_id)
+    if person is None or actor.role is not Role.admin:
+        raise NotFound()
+    audit(request, actor, person, action, AuditOutcome.allowed)
+    return person
+
+
 def linker_journey_subject(
     request: Request, db: DbSession, actor: LinkerActor, person_id: int
 ) -> tuple[Actor, Any, dict[str, Any]]:
@@ -67,6 +78,7 @@ LINKER_OFFER_ROUTES = JourneyRoutes(
     suggestions="linkers:offer_suggestions",
     back="linkers:person",
     ask="linkers:ask",
+    conversation=True,
 )
 LINKER_REQUEST_ROUTES = JourneyRoutes(
     new="linkers:requests_new",
@@ -79,4 +91,5 @@ LINKER_REQUEST_ROUTES = JourneyRoutes(
     suggestions="linkers:request_suggestions",
     back="linkers:person",
     ask="linkers:ask",
+    conversation=True,
 )

@@ -7,16 +7,17 @@ from app.core.plugins import Plugins
 
 
 def register(plugins: Plugins) -> None:
-    from app.linkers import dependencies, jobs, service, views
+    from app.linkers import admin_views, dependencies, jobs, service, views
 
     plugins.person_access.append(dependencies.caseload_rule)
     plugins.acted_for.append(lambda db, actor: service.caseload_ids(actor.account_id) if actor.role.value == "linker" else None)
     plugins.add_flash_messages(views.FLASH_MESSAGES)
+    plugins.add_flash_messages(admin_views.FLASH_MESSAGES)
     plugins.add_job(jobs.JOB)
     plugins.landing_pages["linker"] = "linkers:dashboard"
 
 
 def routers(plugins: Plugins) -> list:
-    from app.linkers import api, views
+    from app.linkers import admin_views, api, views
 
-    return [views.router, *views.caseload_journeys(plugins), api.router]
+    return [views.router, admin_views.router, *views.caseload_journeys(plugins), api.router]

@@ -88,13 +88,20 @@ def _active_linker(account_id_column):
     return exists().where(Account.id == account_id_column, Account.role == Role.linker, Account.is_active.is_(True))
 
 
+def _open_with(linker_is_active: bool):
+    active = _active_linker(CaseAssignment.linker_account_id)
+    return exists().where(
+        CaseAssignment.person_id == Person.id, CaseAssignment.ended_at.is_(None), active if linker_is_active else not_(active)
+    )
+
+
 def pool_clause():
     """SQL: the people waiting for a linker. They asked for one (`linker_contact`), or a linker
-    registered them and has since left; and nobody has them on a caseload."""
+    registered them or had them on a caseload and has since left (an account closed by an admin
+    does not strand anyone); and no active linker has them on a caseload."""
     asked = privacy.consent_clause(Person.id, ConsentPurpose.linker_contact)
     orphaned = and_(Person.created_by_account_id.is_not(None), not_(_active_linker(Person.created_by_account_id)))
-    assigned = exists().where(CaseAssignment.person_id == Person.id, CaseAssignment.ended_at.is_(None))
-    return and_(or_(asked, orphaned), not_(assigned))
+    return and_(or_(asked, orphaned, _open_with(linker_is_active=False)), not_(_open_with(linker_is_active=True)))
 
 
 def pool(db: Session, *, page: int = 1, page_size: int = PAGE_SIZE) -> tuple[list[Person], int]:
@@ -129,7 +136,21 @@ def pick_up(db: Session, *, linker_id: int, person_id: int) -> CaseAssignment:
         if open_assignment(db, person_id) is not None:
             raise Conflict(N_("Another linker has just added this person to their caseload"))
         raise NotFound()
+    left = open_assignment(db, person_id)  # with a linker who has since left
+    if left is not None:
+        _end_assignment(db, left)
     return _start_assignment(db, person_id=person_id, linker_id=linker_id, by_id=linker_id, note=None)
+
+
+def _end_assignment(db: Session, assignment: CaseAssignment) -> None:
+    ended = db.execute(
+        update(CaseAssignment)
+        .where(CaseAssignment.id == assignment.id, CaseAssignment.ended_at.is_(None))
+        .values(ended_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if ended.rowcount != 1:
+        raise Conflict(N_("Someone changed this person's caseload just now"))
 
 
 def hand_over(db: Session, *, person_id: int, to_account_id: int, by_id: int, note: str) -> CaseAssignment:
@@ -140,16 +161,8 @@ def hand_over(db: Session, *, person_id: int, to_account_id: int, by_id: int, no
     current = open_assignment(db, person_id)
     if current is not None and current.linker_account_id == to_account_id:
         raise InvalidInput(FieldError("to_account_id", N_("This person is already on that linker's caseload")))
-    now = utcnow()
     if current is not None:
-        ended = db.execute(
-            update(CaseAssignment)
-            .where(CaseAssignment.id == current.id, CaseAssignment.ended_at.is_(None))
-            .values(ended_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if ended.rowcount != 1:
-            raise Conflict(N_("Someone changed this person's caseload just now"))
+        _end_assignment(db, current)
     return _start_assignment(db, person_id=person_id, linker_id=to_account_id, by_id=by_id, note=note.strip() or None)
 
 
@@ -163,7 +176,27 @@ def assignment_history(db: Session, person_id: int) -> list[tuple[CaseAssignment
     return [(assignment, name) for assignment, name in rows]
 
 
-def other_linkers(db: Session, *, besides: int) -> list[Account]:
+def caseload_sizes(db: Session) -> list[tuple[Account, int]]:
+    """Every linker account (active or not) with how many people are on their caseload now."""
+    count = (
+        select(func.count())
+        .where(CaseAssignment.linker_account_id == Account.id, CaseAssignment.ended_at.is_(None))
+        .scalar_subquery()
+    )
+    rows = db.execute(select(Account, count).where(Account.role == Role.linker).order_by(Account.is_active.desc(), Account.name))
+    return [(account, size) for account, size in rows.all()]
+
+
+def caseload_of(db: Session, *, linker_id: int, page: int = 1, page_size: int = PAGE_SIZE) -> tuple[list[Person], int]:
+    mine = caseload_ids(linker_id)
+    total = db.execute(select(func.count()).select_from(Person).where(Person.id.in_(mine))).scalar_one()
+    people = db.execute(
+        select(Person).where(Person.id.in_(mine)).order_by(Person.name, Person.id).limit(page_size).offset((page - 1) * page_size)
+    ).scalars().all()
+    return list(people), total
+
+
+def other_linkers(db: Session, *, besides: int | None) -> list[Account]:
     return list(
         db.execute(
             select(Account)

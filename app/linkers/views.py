@@ -257,6 +257,7 @@ def _person_context(request: Request, db, actor, person: Person) -> dict:
         "today": today.isoformat(),
         "editable_until": utcnow() - service.NOTE_EDIT_WINDOW,
         "describe": availability.describe,
+        "skill_ideas": registry.skill_ideas(db),
         "errors": [],
     }  # fmt: skip
 
@@ -415,7 +416,11 @@ def _handover_page(request: Request, db, actor, person: Person, form: dict, erro
     items = [{"value": str(a.id), "text": a.name, "checked": form.get("to_account_id") == str(a.id)} for a in linkers]
     return render(
         request, "linkers/handover.html",
-        {"person": person, "linkers": linkers, "linker_items": items, "errors": errors or [], "form": form},
+        {
+            "person": person, "linkers": linkers, "linker_items": items, "errors": errors or [], "form": form,
+            "action": request.url_for("linkers:handover_submit", person_id=person.id).path,
+            "back_url": request.url_for("linkers:person", person_id=person.id).path,
+        },
         status_code=422 if errors else 200,
     )  # fmt: skip
 

@@ -98,6 +98,9 @@ class JourneyRoutes:
     suggestions: str
     back: str  # where "Back to your offers and requests" goes
     ask: str = "matching:ask"  # where "Ask to be put in touch" on a suggestion posts
+    # Someone helping the person through it (a linker): the first offer question adds prompts
+    # and ideas from the skills taxonomy for the conversation about what they could give.
+    conversation: bool = False
 
 
 @dataclass

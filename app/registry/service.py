@@ -558,3 +558,20 @@ def create_person_for_account(db: Session, *, account: Account) -> Person:
 def ward_names(db: Session) -> dict[str, str]:
     """Ward code to name, for showing where something is without saying where exactly."""
     return dict(db.execute(select(Ward.code, Ward.name)).all())
+
+
+def skill_ideas(db: Session, *, per_category: int = 2) -> list[tuple[str, list[str]]]:
+    """A few skills from each category of the taxonomy, as prompts in a conversation about what
+    someone could give: (category name, skill names), in the taxonomy's order."""
+    rows = db.execute(
+        select(SkillCategory.name, Skill.name)
+        .join(Skill, Skill.category_id == SkillCategory.id)
+        .where(Skill.active.is_(True))
+        .order_by(SkillCategory.position, SkillCategory.id, Skill.position, Skill.id)
+    ).all()
+    ideas: dict[str, list[str]] = {}
+    for category, skill in rows:
+        picked = ideas.setdefault(category, [])
+        if len(picked) < per_category:
+            picked.append(skill)
+    return list(ideas.items())
