@@ -48,7 +48,7 @@ class CaseloadPerson(PersonOut):
     needs: dict[str, int]
 
 
-def _person_out(person: Person, linker_id: int | None) -> PersonOut:
+def _person_out(person: Person | service.CasePerson, linker_id: int | None) -> PersonOut:
     return PersonOut(id=person.id, name=person.name, postcode=person.postcode, ward_code=person.ward_code, on_caseload_of=linker_id)
 
 

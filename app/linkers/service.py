@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, exists, func, not_, or_, select, update
+from sqlalchemy import and_, exists, func, not_, or_, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -42,7 +42,7 @@ from app.linkers.models import (
 )
 from app.matching.models import Answer, Match, MatchSide, MatchStatus
 from app.privacy import service as privacy
-from app.privacy.models import ConsentMethod, ConsentPurpose, ConsentRecord
+from app.privacy.models import ConsentMethod, ConsentPurpose, ConsentRecord, ConsentState
 from app.privacy.notices import notice
 from app.registry import service as registry
 from app.registry.models import HelpRequest, Offer, Person
@@ -95,13 +95,32 @@ def _open_with(linker_is_active: bool):
     )
 
 
+def _gone():
+    """A linker who has left: the account closed (or no longer a linker's)."""
+    return or_(Account.role != Role.linker, Account.is_active.is_(False))
+
+
 def pool_clause():
     """SQL: the people waiting for a linker. They asked for one (`linker_contact`), or a linker
     registered them or had them on a caseload and has since left (an account closed by an admin
-    does not strand anyone); and no active linker has them on a caseload."""
-    asked = privacy.consent_clause(Person.id, ConsentPurpose.linker_contact)
-    orphaned = and_(Person.created_by_account_id.is_not(None), not_(_active_linker(Person.created_by_account_id)))
-    return and_(or_(asked, orphaned, _open_with(linker_is_active=False)), not_(_open_with(linker_is_active=True)))
+    does not strand anyone); and no active linker has them on a caseload.
+
+    Built from the few people who can be in it (each through an index), not by testing every
+    person on the register."""
+    asked = select(ConsentRecord.person_id).where(
+        ConsentRecord.purpose == ConsentPurpose.linker_contact, ConsentRecord.state == ConsentState.given
+    )
+    orphaned = (
+        select(Person.id)
+        .join(Account, Account.id == Person.created_by_account_id)
+        .where(_gone())
+    )  # fmt: skip
+    left_behind = (
+        select(CaseAssignment.person_id)
+        .join(Account, Account.id == CaseAssignment.linker_account_id)
+        .where(CaseAssignment.ended_at.is_(None), _gone())
+    )  # fmt: skip
+    return and_(Person.id.in_(union(asked, orphaned, left_behind)), not_(_open_with(linker_is_active=True)))
 
 
 def pool(db: Session, *, page: int = 1, page_size: int = PAGE_SIZE) -> tuple[list[Person], int]:
@@ -601,9 +620,19 @@ COUNT_TEXT = {
 }
 
 
+@dataclass(frozen=True)
+class CasePerson:
+    """What the worklist shows of a person: not the whole record."""
+
+    id: int
+    name: str
+    postcode: str | None
+    ward_code: str | None
+
+
 @dataclass
 class CaseRow:
-    person: Person
+    person: CasePerson
     assigned_at: datetime
     needs: dict[str, int] = field(default_factory=dict)  # need -> how many things
     due: dict[str, tuple[date, str]] = field(default_factory=dict)  # need -> (due on, overdue/due_soon/later)
@@ -645,7 +674,7 @@ def worklist(
     soon = settings.due_soon_days
     mine = caseload_ids(linker_id)
     statement = (
-        select(Person, CaseAssignment.started_at)
+        select(Person.id, Person.name, Person.postcode, Person.ward_code, CaseAssignment.started_at)
         .join(CaseAssignment, and_(CaseAssignment.person_id == Person.id, CaseAssignment.ended_at.is_(None)))
         .where(CaseAssignment.linker_account_id == linker_id)
     )
@@ -654,7 +683,10 @@ def worklist(
     search = _search_clause(query)
     if search is not None:
         statement = statement.where(search)
-    rows = {person.id: CaseRow(person, started_at) for person, started_at in db.execute(statement).all()}
+    rows = {
+        row.id: CaseRow(CasePerson(row.id, row.name, row.postcode, row.ward_code), row.started_at)
+        for row in db.execute(statement).all()
+    }
 
     week_end = timeliness.end_of_week(today)
     for person_id, due_on in db.execute(

@@ -39,7 +39,11 @@ class ConsentRecord(SQLModel, table=True):
     """
 
     __tablename__ = "consent_record"
-    __table_args__ = (sa.Index("ix_consent_record_person_id_purpose_state", "person_id", "purpose", "state"),)
+    __table_args__ = (
+        sa.Index("ix_consent_record_person_id_purpose_state", "person_id", "purpose", "state"),
+        # Who holds one purpose now (the linkers' pool: `linker_contact`), without a scan.
+        sa.Index("ix_consent_record_purpose_state_person_id", "purpose", "state", "person_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id", ondelete="CASCADE")

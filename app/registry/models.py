@@ -55,7 +55,7 @@ class Person(SQLModel, table=True):
     contact_times: str | None = Field(default=None, max_length=200)  # "weekday mornings", in their words
     access_needs: str | None = Field(default=None, max_length=1000)
     language_needs: str | None = Field(default=None, max_length=200)
-    created_by_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
+    created_by_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL", index=True)
     created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
     updated_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
 
