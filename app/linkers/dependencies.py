@@ -78,7 +78,7 @@ LINKER_OFFER_ROUTES = JourneyRoutes(
     suggestions="linkers:offer_suggestions",
     back="linkers:person",
     ask="linkers:ask",
-    conversation=True,
+    on_behalf=True,
 )
 LINKER_REQUEST_ROUTES = JourneyRoutes(
     new="linkers:requests_new",
@@ -91,5 +91,5 @@ LINKER_REQUEST_ROUTES = JourneyRoutes(
     suggestions="linkers:request_suggestions",
     back="linkers:person",
     ask="linkers:ask",
-    conversation=True,
+    on_behalf=True,
 )

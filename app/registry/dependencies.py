@@ -98,9 +98,10 @@ class JourneyRoutes:
     suggestions: str
     back: str  # where "Back to your offers and requests" goes
     ask: str = "matching:ask"  # where "Ask to be put in touch" on a suggestion posts
-    # Someone helping the person through it (a linker): the first offer question adds prompts
-    # and ideas from the skills taxonomy for the conversation about what they could give.
-    conversation: bool = False
+    # Someone (a linker) goes through it with the person: the pages name the person instead of
+    # saying "your", and the first offer question adds prompts and ideas from the skills
+    # taxonomy for the conversation about what they could give.
+    on_behalf: bool = False
 
 
 @dataclass

@@ -376,7 +376,7 @@ def _step_page(
         "change": form.change == "1",
         "profile_postcode": journey.subject.postcode,
     }
-    if step.key == "about" and kind is OFFER and journey.routes.conversation:
+    if step.key == "about" and kind is OFFER and journey.routes.on_behalf:
         context["skill_ideas"] = service.skill_ideas(db)
     if step.key == "skills":
         context.update(_picker_context(db, form.q, form.skills))

@@ -32,6 +32,10 @@ def test_the_mounted_offer_journey_opens_with_prompts_and_ideas(client, other_cl
     offer = db.execute(select(Offer).where(Offer.title == "Knitting")).scalar_one()
     assert offer.person_id == person.id
     assert started.headers["location"].startswith(f"/linkers/people/{person.id}/offers/{offer.id}/")
+    # The pages speak of the person, not of "you" (the linker has no offers of their own).
+    step = client.get(started.headers["location"])
+    assert f"Back to {person.name}" in step.text and "Back to your offers and requests" not in step.text
+    assert f'href="/linkers/people/{person.id}"' in step.text
 
     # A request has no "what can you give" prompts; nor does a citizen's own journey.
     assert PROMPT not in client.get(f"/linkers/people/{person.id}/requests/new").text
