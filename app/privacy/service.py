@@ -68,7 +68,10 @@ def give(
     method: ConsentMethod,
     recorded_by_account_id: int | None,
 ) -> ConsentRecord:
-    """Record consent; if it is already given under an older notice, the old record is superseded."""
+    """Record consent; if it is already given under an older notice, the old record is superseded.
+    Consent not given online (read out by a linker, or on paper) must name who recorded it."""
+    if method is not ConsentMethod.online and recorded_by_account_id is None:
+        raise ValueError("a consent given verbally or on paper needs the account that recorded it")
     current = _given_record(db, person_id, purpose)
     if current is not None and current.notice_version == notice.version and current.notice_hash == notice.text_hash:
         return current

@@ -105,3 +105,15 @@ def test_default_expiry_is_about_six_months(db, resident):
     person = person_of(db, resident)
     offer = registry.create_item(db, kind=OFFER, person=person, data=parse(OFFER.create_model, dict(OFFER_BODY)))
     assert timedelta(days=180) < offer.expires_at - utcnow() < timedelta(days=185)
+
+
+def test_a_consent_not_given_online_must_name_who_recorded_it(db, settings, resident):
+    from app.privacy.models import ConsentMethod
+    from app.privacy.notices import notice
+
+    person = person_of(db, resident)
+    for method in (ConsentMethod.verbal, ConsentMethod.paper):
+        with pytest.raises(ValueError, match="recorded it"):
+            privacy.give(db, person_id=person.id, purpose=ConsentPurpose.linker_contact,
+                         notice=notice(str(settings.templates_dir)), method=method, recorded_by_account_id=None)  # fmt: skip
+    assert not privacy.has_consent(db, person_id=person.id, purpose=ConsentPurpose.linker_contact)
