@@ -341,3 +341,31 @@ def test_asking_for_a_pair_that_no_longer_fits_says_why_on_the_page(api, db, gar
     )
     assert again.status_code == 422
     assert "This match was declined, so it is not suggested again" in again.text
+
+
+def test_a_proposal_unanswered_past_the_limit_expires_frees_the_pair_and_tells_both(api, smtp, db, settings, garden):
+    from app.matching import service
+    from app.matching.jobs import EXPIRY
+
+    stale = propose(api, garden).json()
+    fresh = propose(api, garden, offer_item=garden.gwen_offer).json()
+    smtp.inbox.wait_for(2)
+    now = utcnow()
+    db.execute(update(Match).where(Match.id == stale["id"]).values(proposed_at=now - timedelta(days=settings.match_answer_days, minutes=1)))
+    db.execute(update(Match).where(Match.id == fresh["id"]).values(proposed_at=now - timedelta(days=settings.match_answer_days - 1)))
+    db.commit()
+    assert EXPIRY.schedule is not None, "the worker runs it on a schedule"
+
+    assert service.expire_unanswered(db, settings, mailer=api.app.state.mailer) == 1
+    db.commit()
+    [ended] = matches(db, id=stale["id"])
+    assert ended.status is MatchStatus.cancelled and ended.cancel_reason == "expired" and ended.ended_by is None
+    [waiting] = matches(db, id=fresh["id"])
+    assert waiting.status is MatchStatus.proposed, "one still inside the limit is left alone"
+    told = smtp.inbox.wait_for(4)[2:]
+    assert sorted(m["To"] for m in told) == sorted([garden.rhian.email, garden.bryn.email])
+    assert all(m["Subject"] == "A match has been cancelled" and "not answered in time" in m.get_content() for m in told)
+    # Not a decline: the pair may be suggested and asked for again.
+    again = propose(api, garden)
+    assert again.status_code == 201, again.text
+    assert service.expire_unanswered(db, settings, mailer=None) == 0, "running again ends nothing more"
