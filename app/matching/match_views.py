@@ -51,6 +51,7 @@ def match_page(request: Request, db, access: MatchAccess, *, errors=None, status
         "messages": service.messages_of(db, match_id=match.id),
         "next_step": workflow.next_step(service.state_of(match), access.side),
         "minutes": service.minutes_recorded(match),
+        "broker": db.get(Account, match.brokered_by_account_id) if match.brokered_by_account_id else None,
         "status_names": STATUS_NAMES,
         "decline_reasons": DECLINE_REASONS,
         "errors": errors or [],

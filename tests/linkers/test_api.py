@@ -13,7 +13,7 @@ from app.matching.models import Match, MatchStatus
 from app.privacy.audit import AuditAction, AuditEvent
 from app.privacy.models import ConsentRecord
 from app.registry.models import Person
-from tests.conftest import api_token
+from tests.conftest import api_token, sign_in
 from tests.linkers.conftest import PERSON_BODY, assisted, consents
 from tests.matching.conftest import TWO_KM, citizen, offer, request
 from tests.registry.conftest import OFFER_BODY
@@ -171,7 +171,7 @@ def test_three_failed_attempts_raise_a_follow_up_and_follow_ups_finish_once(clie
     assert db.get(FollowUp, follow_up).result_note == "Booked"
 
 
-def test_a_linker_records_an_offer_and_brokers_a_match_for_someone(client, db, settings, places, linker):
+def test_a_linker_records_an_offer_and_brokers_a_match_for_someone(client, other_client, db, settings, places, linker):
     person = assisted(db, settings, linker, consents=consents(share_contact=False))
     headers = api_token(client, linker)
     created = client.post(
@@ -194,6 +194,8 @@ def test_a_linker_records_an_offer_and_brokers_a_match_for_someone(client, db, s
     citizen_headers = api_token(client, seeker.account)
     accepted = client.post(f"/api/v1/matches/{match['id']}/accept", json={"version": match["version"]}, headers=citizen_headers)
     assert accepted.json()["status"] == "accepted"
+    sign_in(other_client, seeker.account)  # the other person's match page names the linker who arranged it
+    assert f"{linker.name}, a community linker" in other_client.get(f"/matches/{match['id']}").text
     # The seeker did not agree to share contact: the broker sees both, and that is audited.
     contacts = client.get(f"/api/v1/linker/matches/{match['id']}/contacts", headers=headers)
     assert contacts.status_code == 200, contacts.text
