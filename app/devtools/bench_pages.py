@@ -36,7 +36,6 @@ from app.accounts.models import Account, Role, UserSession
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_session_factory
 from app.devtools.demo import ensure_borough
-from app.devtools.demo_caseload import assign_caseload, demo_people_with_items
 from app.linkers.models import AttemptOutcome, CaseAssignment, ContactAttempt, FollowUp
 from app.registry.models import HelpRequest, Offer, Person
 
@@ -162,6 +161,10 @@ def _caseload_sign_in(factory, settings: Settings, rng: random.Random, size: int
     """A bench linker with `size` people on their caseload, with the work a caseload has (a follow-up
     for one in ten, a third of them overdue; a call that reached two in three): (session token,
     the dashboard addresses to time: the first page, a need filter, a ward, a search; how many)."""
+    # Imported here: the caseload tooling reaches the matching service (numpy and OR-Tools), which
+    # the `marketplace` command must not load just to build its parser.
+    from app.devtools.demo_caseload import assign_caseload, demo_people_with_items
+
     with factory() as db:
         linker = accounts.create_account(
             db, email=BENCH_LINKER_EMAIL, name="Bench Linker", role=Role.linker,
