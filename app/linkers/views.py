@@ -185,7 +185,7 @@ class RegisterForm(_Form):
     consent_matching: str = ""
     consent_share_contact: str = ""
     consent_linker_contact: str = ""
-    consent_method: str = "verbal"
+    consent_method: str = ""  # no default: the linker says how the person agreed
 
 
 def _register_page(request: Request, form: RegisterForm, errors=None) -> Response:

@@ -251,6 +251,7 @@ FORM = {
         # How they agreed is one of the two a linker can take; "online" is only the person's own.
         ({"consent_method": "online"}, {"consent_method"}, "Record how the person agreed: out loud (verbal) or on paper"),
         ({"consent_method": "telepathy"}, {"consent_method"}, "Record how the person agreed: out loud (verbal) or on paper"),
+        ({"consent_method": ""}, {"consent_method"}, "Record how the person agreed: out loud (verbal) or on paper"),
         ({"phone": ""}, {"phone"}, "Enter a phone number, or choose another way to contact them"),
         ({"preferred_contact": "post"}, {"address"}, "Enter a postal address, or choose another way to contact them"),
         ({"postcode": "ZZ99 9ZZ"}, {"postcode"}, None),  # a real shape, but not a postcode we know
