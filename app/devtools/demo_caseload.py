@@ -23,7 +23,13 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, InvalidInput
 from app.core.validation import parse
 from app.linkers import service as linkers
-from app.linkers.models import AssistedRegistration, AttemptOutcome, CaseAssignment, FollowUp, FollowUpResult
+from app.linkers.models import (
+    AssistedRegistration,
+    AttemptOutcome,
+    CaseAssignment,
+    FollowUp,
+    FollowUpResult,
+)
 from app.matching import service as matching
 from app.matching import workflow
 from app.matching.models import DeclineReason, MatchSide

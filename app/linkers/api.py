@@ -4,7 +4,6 @@ Every `{id}` is checked by `load_person`: a person on another linker's caseload,
 is 404 exactly like one that does not exist. The pool shows names and wards only.
 """
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -35,7 +34,13 @@ from app.matching.service import person_contact
 from app.privacy.audit import AuditAction, AuditOutcome
 from app.registry import service as registry
 from app.registry.dependencies import audit
-from app.registry.models import HelpRequestCreate, HelpRequestPublic, OfferCreate, OfferPublic, Person
+from app.registry.models import (
+    HelpRequestCreate,
+    HelpRequestPublic,
+    OfferCreate,
+    OfferPublic,
+    Person,
+)
 from app.registry.service import OFFER, REQUEST
 
 router = APIRouter(prefix="/api/v1/linker", tags=["linkers"])
@@ -120,7 +125,7 @@ def consents(request: Request, db: DbSession, actor: ApiLinkerActor, person_id: 
         ConsentRecordOut(
             id=r.id, purpose=r.purpose, state=r.state, method=r.method, recorded_by_account_id=r.recorded_by_account_id,
             notice_version=r.notice_version, language=r.language, recorded_at=r.recorded_at, withdrawn_at=r.withdrawn_at,
-        )  # fmt: skip
+        )
         for r, _name in service.consent_history(db, person.id)
     ]
 

@@ -17,7 +17,7 @@ from app.core.templating import render
 from app.matching import service, workflow
 from app.matching.dependencies import MatchAccess, load_match, side_for_pair
 from app.matching.labels import DECLINE_REASONS, STATUS_NAMES
-from app.matching.models import MatchSide
+from app.matching.models import DeclineReason, MatchSide
 from app.privacy.audit import AuditAction
 from app.registry.dependencies import CitizenActor, CitizenPerson
 from app.registry.service import OFFER, REQUEST

@@ -369,3 +369,28 @@ def test_a_proposal_unanswered_past_the_limit_expires_frees_the_pair_and_tells_b
     again = propose(api, garden)
     assert again.status_code == 201, again.text
     assert service.expire_unanswered(db, settings, mailer=None) == 0, "running again ends nothing more"
+
+
+def test_declining_and_cancelling_on_the_pages_keep_the_reason(api, db, garden):
+    from app.matching.models import DeclineReason
+    from tests.conftest import csrf_token, sign_in
+
+    declined = propose(api, garden).json()
+    cancelled = propose(api, garden, offer_item=garden.gwen_offer).json()
+    sign_in(api, garden.bryn.account)
+    path = f"/matches/{declined['id']}"
+    answer = api.post(path + "/decline", data={"csrf_token": csrf_token(api, path), "version": 1, "reason": "too_far", "note": " A bit far "},
+                      follow_redirects=False)  # fmt: skip
+    assert answer.status_code == 303, answer.text
+    [stored] = matches(db, id=declined["id"])
+    assert stored.status is MatchStatus.declined and stored.decline_reason is DeclineReason.too_far and stored.decline_note == "A bit far"
+
+    api.cookies.clear()
+    sign_in(api, garden.rhian.account)
+    path = f"/matches/{cancelled['id']}"
+    unexplained = api.post(path + "/cancel", data={"csrf_token": csrf_token(api, path), "version": 1, "reason": " "}, follow_redirects=False)
+    assert unexplained.status_code == 422 and "Say why you are cancelling" in unexplained.text
+    done = api.post(path + "/cancel", data={"csrf_token": csrf_token(api, path), "version": 1, "reason": "Found help"}, follow_redirects=False)
+    assert done.status_code == 303
+    [ended] = matches(db, id=cancelled["id"])
+    assert ended.status is MatchStatus.cancelled and ended.cancel_reason == "Found help"
