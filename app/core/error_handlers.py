@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.core.errors import (
     STATUS_PAGES,
     AppError,
+    NotFound,
     SignInRequired,
     api_errors,
     api_message,
@@ -51,3 +52,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if is_htmx(request):
             return error_fragment(request, exc.status_code, heading)
         return error_page(request, exc.status_code, heading, body)
+
+    @app.exception_handler(OverflowError)
+    async def id_too_large(request: Request, exc: OverflowError) -> Response:
+        # SQLite refuses a number past 64 bits ("Python int too large to convert to SQLite
+        # INTEGER") where PostgreSQL simply finds nothing: an id that large names no record.
+        return app_error_response(request, NotFound())

@@ -121,7 +121,7 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+        if declared is not None and (not (declared.isascii() and declared.isdigit()) or int(declared) > self.max_bytes):
             await _send_error(scope, receive, send, 413, N_("That was too much to send"), N_("Shorten what you sent and try again"))
             return
         received = 0

@@ -104,3 +104,16 @@ def parse(model: type[M], data: Mapping[str, Any], *, context: Mapping[str, Any]
         return model.model_validate(dict(data), context=dict(context) if context else None)
     except ValidationError as error:
         raise InvalidInput(errors_from_pydantic(error.errors())) from None
+
+
+MAX_ID = 2**63 - 1  # the largest id either database can hold
+
+
+def id_from_text(value: str) -> int | None:
+    """A form's id field as a number, or None: ASCII digits only ("²".isdigit() is true, but
+    int() refuses it) and no larger than a database id."""
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None

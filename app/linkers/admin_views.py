@@ -16,6 +16,7 @@ from app.core.errors import FieldError, InvalidInput, NotFound
 from app.core.i18n import N_
 from app.core.responses import see_other
 from app.core.templating import render
+from app.core.validation import id_from_text
 from app.linkers import service
 from app.linkers.dependencies import load_person_for_admin
 from app.privacy.audit import AuditAction, AuditOutcome
@@ -84,10 +85,10 @@ def reassign_submit(
             raise InvalidInput(FieldError("note", N_("The note must be 1,000 characters or fewer")))
         with writing(db):
             service.hand_over(
-                db, person_id=person.id, to_account_id=int(to_account_id) if to_account_id.isdigit() else 0,
+                db, person_id=person.id, to_account_id=id_from_text(to_account_id) or 0,
                 by_id=actor.account_id, note=note,
             )  # fmt: skip
     except InvalidInput as error:
         return _reassign_page(request, db, person, {"to_account_id": to_account_id, "note": note}, error.errors)
-    target = request.url_for("linkers:admin_caseload", account_id=int(to_account_id)).path
+    target = request.url_for("linkers:admin_caseload", account_id=id_from_text(to_account_id)).path
     return see_other(request, target, flash="linker-reassigned")

@@ -255,12 +255,14 @@ class ContactOut(BaseModel):
     value: str
 
 
-@router.get("/matches/{match_id}/contacts", response_model=list[ContactOut], name="api:linker_match_contacts")
+@router.post("/matches/{match_id}/contacts", response_model=list[ContactOut], name="api:linker_match_contacts")
 def match_contacts(request: Request, db: DbSession, actor: ApiLinkerActor, match_id: int) -> list[ContactOut]:
     """Both people's contact, for a match I broker once both said yes, so I can put them in
-    touch. Each reveal is recorded in both people's audit trail."""
+    touch. A POST: asking takes on the brokering of a match nobody (still) brokers, and each
+    reveal is recorded in both people's audit trail."""
     access = load_match(request, db, actor, match_id)
-    pair = service.contacts_to_introduce(db, match=access.match, sides=access.sides, linker_id=actor.account_id)
+    with writing(db):
+        pair = service.contacts_to_introduce(db, match=access.match, sides=access.sides, linker_id=actor.account_id)
     out = []
     for side, person in pair:
         audit(request, actor, person, AuditAction.contact_revealed, AuditOutcome.allowed)

@@ -52,7 +52,8 @@ class CaseNote(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id", ondelete="CASCADE")
-    match_id: int | None = Field(default=None, foreign_key="match.id", index=True, ondelete="CASCADE")
+    # SET NULL: a note belongs to this person, and outlives a match the other side erased.
+    match_id: int | None = Field(default=None, foreign_key="match.id", index=True, ondelete="SET NULL")
     author_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
     body: str = Field(sa_type=sa.Text)
     sensitive: bool = False

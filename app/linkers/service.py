@@ -582,16 +582,19 @@ def record_introduction(db: Session, *, match: Match, linker_id: int) -> MatchIn
 
 def contacts_to_introduce(db: Session, *, match: Match, sides, linker_id: int) -> list[tuple[MatchSide, Person]]:
     """The two people a linker may see the contacts of: only for a match both said yes to, that
-    they broker. A linker for one side takes on an unbrokered match by doing this; a match
-    another linker brokers stays theirs."""
+    they broker. A linker for one side takes on an unbrokered match by doing this, and so does
+    the new linker when the broker no longer has either side (a handover, or they left); a
+    match another linker still brokers stays theirs."""
     if match.status not in (MatchStatus.accepted, MatchStatus.active, MatchStatus.completed):
         raise InvalidInput(FieldError("match", N_("Both people must say yes before you put them in touch")))
-    if match.brokered_by_account_id not in (None, linker_id):
+    broker = match.brokered_by_account_id
+    if broker not in (None, linker_id) and _still_brokers(db, broker, sides):
         raise InvalidInput(FieldError("match", N_("Another linker is brokering this match: ask them to put the two in touch")))
-    if match.brokered_by_account_id is None:
+    if broker != linker_id:
+        held_by = Match.brokered_by_account_id.is_(None) if broker is None else Match.brokered_by_account_id == broker
         claimed = db.execute(
             update(Match)
-            .where(Match.id == match.id, Match.brokered_by_account_id.is_(None))
+            .where(Match.id == match.id, held_by)
             .values(brokered_by_account_id=linker_id)
             .execution_options(synchronize_session=False)
         )
@@ -599,6 +602,13 @@ def contacts_to_introduce(db: Session, *, match: Match, sides, linker_id: int) -
             raise Conflict()
         db.refresh(match)
     return [(MatchSide.offer, sides.offer_person), (MatchSide.request, sides.request_person)]
+
+
+def _still_brokers(db: Session, linker_id: int, sides) -> bool:
+    """The broker is an active linker with one of the two people on their caseload."""
+    return any(
+        on_caseload(db, linker_id=linker_id, person_id=person.id) for person in (sides.offer_person, sides.request_person)
+    ) and db.execute(select(_active_linker(linker_id))).scalar_one()
 
 
 # --- the dashboard's worklist -------------------------------------------------------------------

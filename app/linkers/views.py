@@ -22,7 +22,7 @@ from app.core.i18n import N_
 from app.core.plugins import Plugins
 from app.core.responses import see_other
 from app.core.templating import render
-from app.core.validation import parse
+from app.core.validation import id_from_text, parse
 from app.linkers import service, timeliness
 from app.linkers.dependencies import (
     LINKER_OFFER_ROUTES,
@@ -302,7 +302,7 @@ def add_note(
         with writing(db):
             service.add_note(
                 db, person_id=person.id, author_id=actor.account_id, body=body, sensitive=sensitive == "yes",
-                corrects_note_id=int(corrects) if corrects.isdigit() else None,
+                corrects_note_id=id_from_text(corrects),
             )  # fmt: skip
     except InvalidInput as error:
         return _person_page(request, db, actor, person, error.errors, note_body=body)
@@ -441,7 +441,7 @@ def handover_submit(
             raise InvalidInput(FieldError("note", N_("The note must be 1,000 characters or fewer")))
         with writing(db):
             service.hand_over(
-                db, person_id=person.id, to_account_id=int(to_account_id) if to_account_id.isdigit() else 0,
+                db, person_id=person.id, to_account_id=id_from_text(to_account_id) or 0,
                 by_id=actor.account_id, note=note,
             )  # fmt: skip
     except InvalidInput as error:

@@ -204,12 +204,14 @@ class MessageOut(BaseModel):
     created_at: datetime
 
 
-def match_out(db, access: MatchAccess) -> MatchOut:
+def match_out(db, access: MatchAccess, actor: Actor) -> MatchOut:
+    """The match as the actor may see it. The other person's contact is for the person themself:
+    a linker sees contacts only through the linkers' own audited route, for matches they broker."""
     match, side, sides = access.match, access.side, access.sides
     other_kind = registry.REQUEST if side is MatchSide.offer else registry.OFFER
     other_item = sides.item(side.other)
     skills = registry.skills_of(db, kind=other_kind, item_ids=[other_item.id])[other_item.id]
-    contact = service.contact_for(db, match=match, side=side, sides=sides)
+    contact = service.contact_for(db, match=match, side=side, sides=sides) if actor.role is Role.citizen else None
     return MatchOut(
         id=match.id, status=match.status, version=match.version, offer_id=match.offer_id, request_id=match.request_id,
         my_side=side, answers=MatchAnswers(offer=match.offer_answer, request=match.request_answer),
@@ -228,8 +230,8 @@ def _changed(request: Request, db, actor, match_id: int, event: workflow.Event, 
             mailer=request.app.state.mailer, broker_account_id=broker_of(actor), **data,
         )  # fmt: skip
     except Conflict as conflict:
-        raise Conflict(latest=match_out(db, access).model_dump(mode="json")) from conflict
-    return match_out(db, access)
+        raise Conflict(latest=match_out(db, access, actor).model_dump(mode="json")) from conflict
+    return match_out(db, access, actor)
 
 
 @router.post("/matches", status_code=201, response_model=MatchOut, name="api:match_propose")
@@ -240,7 +242,7 @@ def propose(request: Request, db: DbSession, actor: ApiMatchActor, body: MatchIn
         db, request.app.state.settings, offer_id=body.offer_id, request_id=body.request_id, side=side,
         mailer=request.app.state.mailer, broker_account_id=broker_of(actor),
     )  # fmt: skip
-    return match_out(db, MatchAccess(match, side, service.sides_of(db, match)))
+    return match_out(db, MatchAccess(match, side, service.sides_of(db, match)), actor)
 
 
 @router.get("/matches", response_model=list[MatchOut], name="api:matches")
@@ -248,14 +250,14 @@ def my_matches(request: Request, db: DbSession, actor: ApiMatchActor) -> list[Ma
     """A citizen's own matches; a linker's, those where a person on their caseload is a side."""
     people = request.app.state.plugins.people_acted_for(db, actor)
     return [
-        match_out(db, MatchAccess(match, side, service.sides_of(db, match)))
+        match_out(db, MatchAccess(match, side, service.sides_of(db, match)), actor)
         for match, side in service.matches_of_people(db, person_ids=people)
     ]
 
 
 @router.get("/matches/{match_id}", response_model=MatchOut, name="api:match")
 def one_match(request: Request, db: DbSession, actor: ApiMatchActor, match_id: int) -> MatchOut:
-    return match_out(db, load_match(request, db, actor, match_id))
+    return match_out(db, load_match(request, db, actor, match_id), actor)
 
 
 @router.post("/matches/{match_id}/accept", response_model=MatchOut, name="api:match_accept")

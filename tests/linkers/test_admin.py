@@ -8,7 +8,7 @@ from sqlalchemy import select
 from app.linkers import service
 from app.linkers.models import CaseAssignment
 from app.privacy.audit import AuditAction, AuditEvent
-from tests.conftest import post_form, sign_in
+from tests.conftest import api_token, post_form, sign_in
 from tests.linkers.conftest import assisted
 
 
@@ -60,3 +60,17 @@ def test_the_people_of_a_closed_linker_account_go_back_to_the_pool(client, db, s
     assert service.current_linker_id(db, person.id) == second_linker.id and not service.in_pool(db, person.id)
     ended = db.execute(select(CaseAssignment).where(CaseAssignment.person_id == person.id, CaseAssignment.linker_account_id == linker.id)).scalar_one()
     assert ended.ended_at is not None
+
+
+def test_odd_numbers_in_forms_and_addresses_are_refused_kindly(client, db, settings, places, linker, second_linker):
+    person = assisted(db, settings, linker)
+    sign_in(client, linker)
+    huge = "9" * 25
+    assert client.get(f"/linkers/people/{huge}").status_code == 404
+    assert client.get(f"/api/v1/linker/people/{huge}", headers=api_token(client, linker)).status_code == 404
+    # "²" counts as a digit to Python's str.isdigit, but is no id.
+    handover = post_form(client, f"/linkers/people/{person.id}/handover", {"to_account_id": "²"}, token_from="/linkers")
+    assert handover.status_code == 422 and "Choose a community linker" in handover.text
+    note = post_form(client, f"/linkers/people/{person.id}/notes", {"body": "A correction", "corrects": "²"}, token_from="/linkers")
+    assert note.status_code in (303, 422)
+    assert service.current_linker_id(db, person.id) == linker.id

@@ -197,7 +197,7 @@ def test_a_linker_records_an_offer_and_brokers_a_match_for_someone(client, other
     sign_in(other_client, seeker.account)  # the other person's match page names the linker who arranged it
     assert f"{linker.name}, a community linker" in other_client.get(f"/matches/{match['id']}").text
     # The seeker did not agree to share contact: the broker sees both, and that is audited.
-    contacts = client.get(f"/api/v1/linker/matches/{match['id']}/contacts", headers=headers)
+    contacts = client.post(f"/api/v1/linker/matches/{match['id']}/contacts", headers=headers)
     assert contacts.status_code == 200, contacts.text
     assert {c["side"] for c in contacts.json()} == {"offer", "request"}
     revealed = db.execute(select(AuditEvent).where(AuditEvent.action == AuditAction.contact_revealed)).scalars().all()
@@ -280,3 +280,58 @@ def test_an_unanswered_proposal_expires_and_frees_the_pair(db, settings, places,
     db.commit()
     db.refresh(match)
     assert match.status is MatchStatus.cancelled and match.cancel_reason == "expired"
+
+
+def test_after_a_handover_the_new_linker_can_put_the_two_in_touch(client, db, settings, places, linker, second_linker):
+    person = assisted(db, settings, linker, consents=consents(share_contact=False))
+    headers = api_token(client, linker)
+    created = client.post(f"/api/v1/linker/people/{person.id}/offers", headers=headers,
+                          json=OFFER_BODY | {"skills": ["gardening"], "max_distance_km": 5, "availability": ["tue-am", "sat-pm"]})  # fmt: skip
+    seeker = citizen(db, settings, "Sid Seeker", TWO_KM)
+    wanted = request(db, seeker)
+    match = client.post("/api/v1/matches", json={"offer_id": created.json()["id"], "request_id": wanted.id}, headers=headers).json()
+    client.post(f"/api/v1/matches/{match['id']}/accept", json={"version": match["version"]}, headers=api_token(client, seeker.account))
+    # The match API never carries contact for a linker: only the audited contacts route does.
+    assert client.get(f"/api/v1/matches/{match['id']}", headers=headers).json()["contact"] is None
+    assert client.post(f"/api/v1/linker/matches/{match['id']}/contacts", headers=headers).status_code == 200
+
+    moved = client.post(f"/api/v1/linker/people/{person.id}/handover", json={"to_account_id": second_linker.id, "note": "Over to you"}, headers=headers)
+    assert moved.status_code == 200, moved.text
+    theirs = api_token(client, second_linker)
+    taken = client.post(f"/api/v1/linker/matches/{match['id']}/contacts", headers=theirs)
+    assert taken.status_code == 200, taken.text
+    assert db.get(Match, match["id"]).brokered_by_account_id == second_linker.id
+    assert client.post(f"/api/v1/linker/matches/{match['id']}/contacts", headers=headers).status_code == 404, "no longer theirs"
+
+
+def test_a_note_about_a_match_outlives_the_other_persons_erased_offer(client, db, settings, places, linker):
+    from sqlalchemy import delete
+
+    from app.linkers import service
+    from app.linkers.models import CaseNote
+    from app.registry.models import Offer
+
+    person = assisted(db, settings, linker, "Rita Request")
+    wanted = registry_request_for(db, person)
+    giver = citizen(db, settings, "Gail Giver", TWO_KM)
+    garden = offer(db, giver)
+    asked = client.post("/api/v1/matches", json={"offer_id": garden.id, "request_id": wanted.id}, headers=api_token(client, giver.account))
+    note = service.add_note(db, person_id=person.id, author_id=linker.id, body="Rang about the garden", match_id=asked.json()["id"])
+    db.commit()
+    db.execute(delete(Offer).where(Offer.id == garden.id))  # the match goes with the offer
+    db.commit()
+    db.expire_all()
+    kept = db.get(CaseNote, note.id)
+    assert kept is not None and kept.match_id is None and kept.body == "Rang about the garden"
+
+
+def registry_request_for(db, person):
+    from app.core.validation import parse
+    from app.registry import service as registry
+    from app.registry.service import REQUEST
+
+    made = registry.create_item(db, kind=REQUEST, person=person, data=parse(REQUEST.create_model, {
+        "title": "Help with my garden", "skills": ["gardening"], "mode": "in_person", "max_distance_km": 3,
+        "availability": ["tue-am"], "urgency": "normal"}))  # fmt: skip
+    db.commit()
+    return made

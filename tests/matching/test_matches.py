@@ -327,6 +327,9 @@ def test_another_persons_match_page_is_404(api, garden):
     sign_in(api, garden.gwen.account)
     assert api.get(f"/matches/{match['id']}").status_code == 404
     assert api.get("/matches/999999").status_code == 404
+    huge = "9" * 25  # past SQLite's 64-bit integers: no such record, never a 500
+    assert api.get(f"/matches/{huge}").status_code == 404
+    assert api.get(f"/api/v1/matches/{huge}", headers=api_token(api, garden.gwen.account)).status_code == 404
 
 
 def test_asking_for_a_pair_that_no_longer_fits_says_why_on_the_page(api, db, garden):
