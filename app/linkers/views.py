@@ -358,7 +358,10 @@ def follow_up_done(
             service.finish_follow_up(db, follow_up=follow_up, by_id=actor.account_id, done=result != "not_done", note=note)
     except (InvalidInput, Conflict) as error:
         db.refresh(follow_up)
-        errors = error.errors if isinstance(error, InvalidInput) else [FieldError("done", N_("This follow-up has already been finished"))]
+        found = error.errors if isinstance(error, InvalidInput) else [FieldError("done", N_("This follow-up has already been finished"))]
+        # Named after this follow-up's own fields, so the error summary links to them.
+        where = {"note": f"follow-up-note-{follow_up.id}"}
+        errors = [FieldError(where.get(e.field, f"follow-up-{follow_up.id}"), e.template, e.params) for e in found]
         return _person_page(request, db, actor, person, errors)
     return _to_person(request, person.id, "linker-follow-up-finished", "#follow-ups")
 
@@ -372,7 +375,9 @@ def consent(
     if purpose not in {p.value for p in PURPOSES}:
         raise NotFound()
     if method not in ("verbal", "paper"):
-        return _person_page(request, db, actor, person, [FieldError("method", N_("Record how the person told you: out loud (verbal) or on paper"))])
+        return _person_page(
+            request, db, actor, person, [FieldError(f"method-{purpose}", N_("Record how the person told you: out loud (verbal) or on paper"))]
+        )
     with writing(db):
         service.set_consent_for(
             db, request.app.state.settings, request.app.state.plugins, person=person, purpose=ConsentPurpose(purpose),
@@ -605,17 +610,19 @@ def match_action(
     chosen = MatchSide(side) if side in MatchSide._value2member_map_ else None
     try:
         access = load_match(request, db, actor, match_id, AuditAction.changed, on_behalf_of=chosen)
-    except InvalidInput as error:
-        return match_page(request, db, actor, load_match(request, db, actor, match_id), errors=error.errors, status_code=422)
+    except InvalidInput as error:  # not a side on their caseload: said at the top of the page
+        errors = [FieldError("match", e.template, e.params) for e in error.errors]
+        return match_page(request, db, actor, load_match(request, db, actor, match_id), errors=errors, status_code=422)
     data: dict = {}
     problems = []
     if event in (workflow.Event.accept, workflow.Event.decline) and channel not in ANSWER_CHANNELS:
-        problems.append(FieldError("channel", N_("Say how the person gave their answer")))
+        answer = "yes" if event is workflow.Event.accept else "no"
+        problems.append(FieldError(f"channel-{chosen.value if chosen else 'offer'}-{answer}", N_("Say how the person gave their answer")))
     if event is workflow.Event.decline:
         data = {"reason": reason if reason in DeclineReason._value2member_map_ else DeclineReason.other, "note": note.strip()}
     elif event is workflow.Event.cancel:
         if not reason.strip():
-            problems.append(FieldError("reason", N_("Say why it is being cancelled")))
+            problems.append(FieldError(f"cancel-{chosen.value if chosen else 'offer'}", N_("Say why it is being cancelled")))
         data = {"reason": reason.strip()}
     elif event in (workflow.Event.complete, workflow.Event.confirm_time):
         data = {"minutes": _minutes(hours, minutes)}

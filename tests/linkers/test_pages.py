@@ -567,3 +567,34 @@ def test_every_linker_form_without_a_csrf_token_is_refused_and_changes_nothing(c
     assert counts(db) == before
     db.expire_all()
     assert db.execute(select(func.count()).select_from(AuditEvent)).scalar_one() == audited, "no handler ran"
+
+
+def _summary_links_land(page: str) -> list[str]:
+    """Every link in the error summary points at an element on the page."""
+    summary = page[page.index("govuk-error-summary"):]
+    summary = summary[: summary.index("</ul>")]
+    targets = re.findall(r'href="#([^"]+)"', summary)
+    assert targets, "an error summary with its links"
+    return [t for t in targets if f'id="{t}"' not in page]
+
+
+def test_every_error_summary_link_on_the_linker_pages_lands_on_its_field(client, db, settings, places, linker):
+    person = assisted(db, settings, linker)
+    sign_in(client, linker)
+    ring = service.add_follow_up(db, person_id=person.id, by_id=linker.id, due_on=today(), what="Ring back")
+    db.commit()
+    pages = [
+        post_form(client, "/linkers/register", {}),
+        post_form(client, f"/linkers/people/{person.id}/attempts", {"outcome": "shouted"}, token_from="/linkers"),
+        post_form(client, f"/linkers/follow-ups/{ring.id}", {"result": "not_done", "note": ""}, token_from="/linkers"),
+        post_form(client, f"/linkers/people/{person.id}/consents/share_contact", {"given": "yes", "method": ""}, token_from="/linkers"),
+        post_form(client, f"/linkers/people/{person.id}/follow-ups", {"due_on": "soon", "what": ""}, token_from="/linkers"),
+        post_form(client, f"/linkers/people/{person.id}/notes", {"body": " "}, token_from="/linkers"),
+    ]
+    match = proposed_by_a_seeker(db, settings, person, "Sid Seeker")
+    path = f"/linkers/matches/{match.id}"
+    pages.append(post_form(client, path + "/accept", {"version": match.version, "side": "offer", "channel": ""}, token_from=path))
+    pages.append(post_form(client, path + "/accept", {"version": match.version, "side": "request", "channel": "phone"}, token_from=path))
+    for page in pages:
+        assert page.status_code == 422, page.text[:300]
+        assert _summary_links_land(page.text) == []
