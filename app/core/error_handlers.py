@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.errors import (
@@ -53,8 +54,15 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_fragment(request, exc.status_code, heading)
         return error_page(request, exc.status_code, heading, body)
 
+    # An id in an address too large for the database's integers names no record: SQLite
+    # refuses a number past 64 bits (OverflowError), PostgreSQL one past its column's range
+    # (SQLSTATE 22003, numeric_value_out_of_range). Any other data error is still a 500.
     @app.exception_handler(OverflowError)
     async def id_too_large(request: Request, exc: OverflowError) -> Response:
-        # SQLite refuses a number past 64 bits ("Python int too large to convert to SQLite
-        # INTEGER") where PostgreSQL simply finds nothing: an id that large names no record.
+        return app_error_response(request, NotFound())
+
+    @app.exception_handler(DataError)
+    async def number_out_of_range(request: Request, exc: DataError) -> Response:
+        if getattr(exc.orig, "sqlstate", None) != "22003":
+            raise exc
         return app_error_response(request, NotFound())
