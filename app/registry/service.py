@@ -391,6 +391,9 @@ def missing_for_publishing(db: Session, *, kind: ItemKind, item: Item) -> list[F
         errors.append(FieldError("availability", N_("Choose at least one time when you are usually free")))
     if item.latitude is None and item.mode is not ItemMode.remote:
         errors.append(FieldError("postcode", N_("Add your postcode on your profile, or choose help by phone or online")))
+    if not privacy.has_consent(db, person_id=item.person_id, purpose=ConsentPurpose.profile):
+        # Withdrawn: nothing of theirs may go live (or live again) until they agree once more.
+        errors.append(FieldError("consent", N_("This cannot go live while we are asked not to keep these details")))
     return errors
 
 
@@ -465,11 +468,13 @@ def is_live(item: Item, now: datetime | None = None) -> bool:
 
 
 def in_matching_clause(kind: ItemKind, now: datetime | None = None):
-    """SQL: items that matching may use now — active, not expired, and the owner consents."""
+    """SQL: items that matching may use now — active, not expired, and the owner lets us keep
+    their details (`profile`) and suggest them to others (`matching`)."""
     model = kind.model
     return (
         (model.status == ItemStatus.active)
         & (model.expires_at > (now or utcnow()))
+        & privacy.consent_clause(model.person_id, ConsentPurpose.profile)
         & privacy.consent_clause(model.person_id, ConsentPurpose.matching)
     )
 

@@ -207,3 +207,38 @@ def test_privacy_notice_is_versioned(client):
     assert page.status_code == 200 and "Version 1.0" in page.text
     assert client.get("/privacy/1.0").status_code == 200
     assert client.get("/privacy/9.9").status_code == 404
+
+
+def test_nothing_goes_live_again_while_keep_my_details_is_withdrawn(client, db, settings, resident):
+    """The reported bug: after withdrawing `profile`, "Reopen it" said "It is live again"."""
+    from app.matching import service as matching
+    from app.registry import service as registry
+    from app.registry.models import ItemStatus
+    from tests.registry.conftest import OFFER_BODY
+
+    person = registry.person_for_account(db, account=resident)
+    offer = registry.create_item(db, kind=registry.OFFER, person=person, data=parse(registry.OFFER.create_model, dict(OFFER_BODY)))
+    db.commit()
+    sign_in(client, resident)
+    assert post_form(client, "/account/consents/profile", {"given": "no"}, token_from="/account").status_code == 303
+    db.refresh(offer)
+    assert offer.status is ItemStatus.paused
+
+    refused = post_form(client, f"/offers/{offer.id}/status", {"action": "reopen"}, token_from="/my")
+    assert refused.status_code == 422
+    assert "You have asked us not to keep your details, so nothing of yours can be live." in refused.text
+    assert '/account#privacy-choices"' in refused.text and 'href="#consent"' in refused.text and 'id="consent"' in refused.text
+    db.refresh(offer)
+    assert offer.status is ItemStatus.paused
+    # Even an item left live by some other path is never matched without `profile`.
+    offer.status = ItemStatus.active
+    db.add(offer)
+    db.commit()
+    assert not registry.in_matching(db, kind=registry.OFFER, item_id=offer.id)
+    assert matching.suggestions_for_offer(db, settings, offer_id=offer.id) == []
+
+    assert post_form(client, "/account/consents/profile", {"given": "yes"}, token_from="/account").status_code == 303
+    offer.status = ItemStatus.paused
+    db.add(offer)
+    db.commit()
+    assert post_form(client, f"/offers/{offer.id}/status", {"action": "reopen"}, token_from="/my").status_code == 303
