@@ -1,4 +1,4 @@
-"""The `marketplace` command: serve, worker, migrate, seed-demo, create-user, import-postcodes, match, bench.
+"""The `marketplace` command: serve, worker, migrate, seed-demo, create-user, import-postcodes, match, purge, bench.
 
 The operator's commands are here; the importer's come from `app.registry.importer`, and the
 tooling (`seed-demo`, `bench ...`) from `app.devtools.cli`.
@@ -87,9 +87,8 @@ def _jobs(settings):
     """The queue and every domain's jobs, wired exactly as in the web application."""
     from app.core.db import make_engine, make_session_factory
     from app.core.jobs import build_jobs
-    from app.main import build_plugins
-
     from app.core.mail import Mailer
+    from app.main import build_plugins
 
     plugins = build_plugins()
     jobs = build_jobs(settings, make_session_factory(make_engine(settings.database_url)), plugins)
@@ -122,6 +121,18 @@ def cmd_match(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    from app.privacy import jobs as privacy_jobs
+
+    settings = get_settings()
+    jobs = _jobs(settings)
+    report = privacy_jobs.run_purge(jobs.context, dry_run=args.dry_run)
+    print(("dry run, nothing changed: " if args.dry_run else "") + f"retention purge ({settings.retention_months} months)")
+    for line in report.lines():
+        print(f"  {line}")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     import logging
 
@@ -138,8 +149,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if not args.keep_locks:
         # A worker that was killed mid-run leaves its area's lock behind: with one worker
         # process (the usual set-up; it runs --threads jobs at once) nothing else can hold one.
-        from app.registry.models import Ward
         from sqlalchemy import select
+
+        from app.registry.models import Ward
 
         with jobs.context.session_factory() as db:
             wards = db.execute(select(Ward.code)).scalars().all()
@@ -183,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     match = commands.add_parser("match", help="run the whole-area allocation and store suggested matches")
     match.add_argument("--ward", help="only this ward (a ward code); the whole area by default")
     match.set_defaults(handler=cmd_match)
+
+    purge = commands.add_parser("purge", help="apply the retention rule now (it also runs daily in the worker)")
+    purge.add_argument("--dry-run", action="store_true", help="count what would be done, change nothing")
+    purge.set_defaults(handler=cmd_purge)
 
     worker = commands.add_parser("worker", help="run the background jobs (allocation runs, mail) from the queue")
     worker.add_argument("--threads", type=int, default=2, help="jobs run at once (default 2)")

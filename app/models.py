@@ -2,9 +2,9 @@
 
 from sqlmodel import SQLModel
 
+from app.accounts.models import Account, ApiToken, LoginAttempt, PasswordResetToken, UserSession
 from app.core.changes import ChangeLog, ChangeStamp
 from app.core.jobs import JobRun
-from app.accounts.models import Account, ApiToken, LoginAttempt, PasswordResetToken, UserSession
 from app.linkers.models import (
     AccountClaim,
     CaseAssignment,
@@ -16,7 +16,7 @@ from app.linkers.models import (
 )
 from app.matching.models import Match, MatchMessage, MatchRun
 from app.privacy.audit import AuditEvent
-from app.privacy.models import ConsentRecord
+from app.privacy.models import ConsentRecord, ErasureRecord
 from app.registry.models import (
     HelpRequest,
     HelpRequestSkill,
@@ -32,25 +32,26 @@ from app.registry.models import (
 metadata = SQLModel.metadata
 
 __all__ = [
-    "AccountClaim",
-    "CaseAssignment",
-    "CaseNote",
-    "ContactAttempt",
-    "DigestSent",
-    "FollowUp",
-    "MatchIntroduction",
-    "MatchMessage",
     "Account",
+    "AccountClaim",
     "ApiToken",
     "AuditEvent",
+    "CaseAssignment",
+    "CaseNote",
     "ChangeLog",
     "ChangeStamp",
     "ConsentRecord",
+    "ContactAttempt",
+    "DigestSent",
+    "ErasureRecord",
+    "FollowUp",
     "HelpRequest",
     "HelpRequestSkill",
     "JobRun",
     "LoginAttempt",
     "Match",
+    "MatchIntroduction",
+    "MatchMessage",
     "MatchRun",
     "Offer",
     "OfferSkill",

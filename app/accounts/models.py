@@ -48,6 +48,7 @@ class Account(SQLModel, table=True):
     match_emails: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     created_at: datetime = _utc(default_factory=utcnow)
     password_changed_at: datetime | None = _utc(default=None)
+    last_signed_in_at: datetime | None = _utc(default=None)  # retention: who still uses the service
     deactivated_at: datetime | None = _utc(default=None)
 
 

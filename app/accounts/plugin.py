@@ -1,4 +1,5 @@
-"""The accounts domain's wiring: its pages, its API and its flash messages."""
+"""The accounts domain's wiring: its pages, its API, its flash messages, and its part in the
+privacy rights (export, erasure, purging expired sign-in secrets)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,12 @@ FLASH_MESSAGES = {
 
 
 def register(plugins: Plugins) -> None:
+    from app.accounts import privacy
+
     plugins.add_flash_messages(FLASH_MESSAGES)
+    plugins.add_exporter("accounts", privacy.export)
+    plugins.add_eraser("accounts", privacy.erase)
+    plugins.add_purger("accounts", privacy.purge_expired_secrets)
 
 
 def routers(plugins: Plugins) -> list:

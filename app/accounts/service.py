@@ -12,11 +12,18 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, select, update
 from sqlmodel import Session
 
-from app.accounts.models import Account, ApiToken, LoginAttempt, PasswordResetToken, Role, UserSession
+from app.accounts.models import (
+    Account,
+    ApiToken,
+    LoginAttempt,
+    PasswordResetToken,
+    Role,
+    UserSession,
+)
 from app.accounts.throttle import locked_until, minutes_to_wait
+from app.core import i18n
 from app.core.config import Settings
 from app.core.db import utcnow
-from app.core import i18n
 from app.core.errors import FieldError, InvalidInput, NotFound
 from app.core.i18n import N_
 from app.core.mail import Mailer, render_mail, send_after_commit
@@ -312,6 +319,8 @@ def authenticate(db: Session, settings: Settings, *, email: str, password: str, 
         raise SignInRefused()
     # A success clears this account's failures; the address keeps its count.
     db.execute(delete(LoginAttempt).where(LoginAttempt.account_key == account_key))
+    account.last_signed_in_at = now  # retention counts from the last sign-in
+    db.add(account)
     return account
 
 

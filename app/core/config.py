@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     # How long a printed or emailed one-time code for claiming an online account stays usable.
     claim_code_days: int = Field(default=30, ge=1, le=365)
 
+    # Retention (the privacy notice states these): people with no sign-in, no live item and no
+    # open match for `retention_months` are written to, then erased `retention_warning_days`
+    # later unless they sign in; audit events are kept for `audit_retention_months`.
+    retention_months: int = Field(default=24, ge=1, le=240)
+    retention_warning_days: int = Field(default=30, ge=1, le=365)
+    audit_retention_months: int = Field(default=72, ge=1, le=600)
+
     # Background jobs (app/core/jobs.py): each job is retried this many times, this far apart,
     # before it counts as failed. `jobs_immediate` runs jobs in the process that enqueues them,
     # just after the commit (tests; a quick look without `marketplace worker`).
@@ -96,7 +103,7 @@ class Settings(BaseSettings):
         return level
 
     @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> "Settings":
+    def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production":
             secret = self.secret_key.get_secret_value()
             if secret == DEVELOPMENT_SECRET_KEY or len(secret) < 32:

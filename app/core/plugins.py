@@ -26,15 +26,28 @@ ItemClosed = Callable[..., None]
 PersonAccessRule = Callable[..., bool]
 # (db, actor) -> SQL selecting the ids of the people this actor acts for, or None for none
 ActedFor = Callable[..., Any]
-# (db, person_id) -> the domain's personal data about this person, as plain JSON-able data
-Exporter = Callable[..., Any]
-# (db, person_id) -> None: remove or anonymise the domain's personal data about this person
+# (db, subject: DataSubject, settings) -> {export key: JSON-able data}: the domain's data about them
+Exporter = Callable[..., dict]
+# (db, subject: DataSubject, settings) -> None: remove or anonymise the domain's personal data,
+# in the caller's transaction (erasers run from the highest domain down)
 Eraser = Callable[..., None]
+# (db, settings, *, now, dry_run) -> {what: count}: the retention purge's work in one domain (counts only)
+Purger = Callable[..., dict]
+# (person_id_column, cutoff) -> SQL: the person did something since `cutoff` (or has open business)
+ActivityRule = Callable[..., Any]
 # (kind, routes, subject, prefix) -> APIRouter: a domain's pages built for whoever `subject` resolves,
 # so that a higher domain can mount them (a linker's caseload) without importing another's views
 PageMount = Callable[..., Any]
 # A background job (app.core.jobs.JobSpec): a unique name and func(context, *args, task=...)
 Job = Any
+
+
+@dataclass(frozen=True)
+class DataSubject:
+    """Whose data a privacy right is exercised on: a person, and their account if they have one."""
+
+    person_id: int
+    account_id: int | None
 
 
 @dataclass
@@ -53,6 +66,14 @@ class Plugins:
     exporters: dict[str, Exporter] = field(default_factory=dict)
     erasers: dict[str, Eraser] = field(default_factory=dict)
     jobs: list[Job] = field(default_factory=list)
+    purgers: dict[str, Purger] = field(default_factory=dict)
+    # Retention: what counts as a person still using the service, beyond signing in (matching: an
+    # open match; linkers: recent casework); the registry combines them with its own.
+    activity_rules: list[ActivityRule] = field(default_factory=list)
+    # (db, account_id) -> the person id of a citizen's account, or None (set by the registry), and
+    # the registry's retention questions (`app.registry.service.Retention`).
+    person_of_account: Callable[..., int | None] | None = None
+    retention: Any = None
     # "journeys" (the registry's offer and request pages), "suggestions" (matching's)
     page_mounts: dict[str, PageMount] = field(default_factory=dict)
 
@@ -72,6 +93,11 @@ class Plugins:
         if domain in self.erasers:
             raise ValueError(f"an eraser for {domain} is already registered")
         self.erasers[domain] = eraser
+
+    def add_purger(self, domain: str, purger: Purger) -> None:
+        if domain in self.purgers:
+            raise ValueError(f"a purger for {domain} is already registered")
+        self.purgers[domain] = purger
 
     def add_page_mount(self, name: str, factory: PageMount) -> None:
         if name in self.page_mounts:

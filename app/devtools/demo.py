@@ -38,7 +38,6 @@ the demo citizen gets a profile in the borough (`ensure_demo_person`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
@@ -52,11 +51,14 @@ from importlib import resources
 from itertools import accumulate
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, or_, select, text, update
 from sqlmodel import Session
 
+from app.core.config import get_settings
 from app.core.db import utcnow
 from app.privacy.models import ConsentRecord
+from app.privacy.notices import Notice, notice
+from app.privacy.service import HOW_TO_WITHDRAW, LEGAL_BASIS, ConsentTerms, terms_for
 from app.registry.availability import describe
 from app.registry.models import (
     HelpRequest,
@@ -76,8 +78,6 @@ __all__ = [
     "DEMO_LOCAL_AUTHORITY_CODE",
     "DEMO_POSTCODE_AREA",
     "DEMO_WARD_CODE_PREFIX",
-    "NOTICE_HASH",
-    "NOTICE_VERSION",
     "delete_demo_data",
     "ensure_borough",
     "ensure_demo_accounts",
@@ -89,8 +89,6 @@ DEMO_POSTCODE_AREA = "NB"  # not a UK postcode area
 DEMO_WARD_CODE_PREFIX = "Z05"  # no GSS code starts with Z (real wards: E05, W05, S13, N08)
 DEMO_LOCAL_AUTHORITY_CODE = "Z09000001"
 DEMO_EMAIL_DOMAIN = "demo.example"  # .example is reserved (RFC 2606): never a real mailbox
-NOTICE_VERSION = "1.0"
-NOTICE_HASH = hashlib.sha256(b"demo notice 1.0").hexdigest()
 
 CHUNK = 5_000
 CENTRE_LAT = 52.95
@@ -214,6 +212,7 @@ def generate_borough(
     seed: int,
     now: datetime | None = None,
     replace: bool = True,
+    templates_dir: str | None = None,
 ) -> dict[str, Any]:
     """Generate a fictional borough; return {"people","offers","requests","wards","postcodes","seconds"}.
 
@@ -242,7 +241,12 @@ def generate_borough(
     wards = _make_wards(rng)
     postcodes = _make_postcodes(rng, wards, max(MIN_POSTCODES, round(people / PEOPLE_PER_POSTCODE)))
     ward_names = {ward["code"]: ward["name"] for ward in wards}
-    built = _Builder(rng, skills, postcodes, ward_names, now)
+    settings = get_settings()
+    built = _Builder(
+        rng, skills, postcodes, ward_names, now,
+        notice=notice(templates_dir or str(settings.templates_dir)), consent_terms=terms_for(settings),
+        recorder_id=_demo_account_id(session, "linker"),
+    )  # fmt: skip
     built.people(people)
 
     _insert(session, Ward, [{"code": w["code"], "name": w["name"]} for w in wards])
@@ -312,7 +316,20 @@ def delete_demo_data(session: Session) -> None:
     )
     demo_offers = select(Offer.id).where(Offer.person_id.in_(demo_people))
     demo_requests = select(HelpRequest.id).where(HelpRequest.person_id.in_(demo_people))
+    # Nothing cascades from a person (people are anonymised, never deleted, in the service), so
+    # the demo's own matches and casework go first, explicitly.
+    from app.linkers.models import AccountClaim, CaseAssignment, CaseNote, ContactAttempt, FollowUp, MatchIntroduction
+    from app.matching.models import Match, MatchMessage
+    from app.privacy.models import ErasureRecord
+
+    demo_matches = select(Match.id).where(or_(Match.offer_id.in_(demo_offers), Match.request_id.in_(demo_requests)))
     for statement in (
+        delete(MatchIntroduction).where(MatchIntroduction.match_id.in_(demo_matches)),
+        delete(MatchMessage).where(MatchMessage.match_id.in_(demo_matches)),
+        update(CaseNote).where(CaseNote.match_id.in_(demo_matches)).values(match_id=None),
+        delete(Match).where(Match.id.in_(demo_matches)),
+        *(delete(model).where(model.person_id.in_(demo_people))
+          for model in (CaseNote, ContactAttempt, FollowUp, AccountClaim, CaseAssignment, ErasureRecord)),
         delete(OfferSkill).where(OfferSkill.offer_id.in_(demo_offers)),
         delete(HelpRequestSkill).where(HelpRequestSkill.request_id.in_(demo_requests)),
         delete(Offer).where(Offer.id.in_(demo_offers)),
@@ -518,7 +535,14 @@ class _Builder:
         postcodes: list[dict[str, Any]],
         ward_names: dict[str, str],
         now: datetime,
+        *,
+        notice: Notice,
+        consent_terms: ConsentTerms,
+        recorder_id: int,
     ):
+        self.notice = notice
+        self.consent_terms = consent_terms
+        self.recorder_id = recorder_id
         self.rng = rng
         self.skills = skills
         self.postcodes = postcodes
@@ -694,34 +718,49 @@ class _Builder:
             self._item(index, persona, postcode, created_at, request_cum, offer=False)
 
     def _consents(self, person: int, at: datetime, rng: random.Random) -> None:
-        roll = rng.random()
-        method = "online" if roll < 0.75 else "verbal" if roll < 0.9 else "paper"
-        purposes = [("profile", "given", None)]
+        # Demo people have no accounts: as if a linker took their consent by phone, in person or
+        # on a paper form, and recorded it as the demo linker, under the real demo notice.
+        method = "verbal" if rng.random() < 0.7 else "paper"
+        purposes = [("profile", None)]
         if rng.random() < 0.92:
-            purposes.append(("matching", "given", None))
+            purposes.append(("matching", None))
             # 0.92 * 0.76 = 70% share contact (only people who may be matched are asked).
             if rng.random() < 0.76:
-                purposes.append(("share_contact", "given", None))
+                purposes.append(("share_contact", None))
         elif rng.random() < 0.35:  # some said yes once, then changed their mind
             withdrawn = at + timedelta(
                 seconds=rng.randrange(max(1, int((self.now - at).total_seconds())))
             )
-            purposes.append(("matching", "withdrawn", withdrawn))
-        for purpose, state, withdrawn_at in purposes:
-            self.consent_rows.append(
-                {
-                    "person_id": person,
-                    "purpose": purpose,
-                    "state": state,
-                    "notice_version": NOTICE_VERSION,
-                    "notice_hash": NOTICE_HASH,
-                    "language": "en",
-                    "method": method,
-                    "recorded_by_account_id": None,
-                    "recorded_at": at,
-                    "withdrawn_at": withdrawn_at,
-                }
-            )
+            purposes.append(("matching", withdrawn))
+        for purpose, withdrawn_at in purposes:
+            given = self._consent_row(person, purpose, "given", method, at)
+            self.consent_rows.append(given)
+            if withdrawn_at is not None:
+                given["superseded_at"] = withdrawn_at
+                withdrawal = self._consent_row(person, purpose, "withdrawn", method, withdrawn_at)
+                withdrawal["withdrawn_at"] = withdrawn_at
+                self.consent_rows.append(withdrawal)
+
+    def _consent_row(self, person: int, purpose: str, state: str, method: str, at: datetime) -> dict[str, Any]:
+        terms, notice = self.consent_terms, self.notice
+        return {
+            "person_id": person,
+            "purpose": purpose,
+            "state": state,
+            "notice_version": notice.version,
+            "notice_hash": notice.text_hash,
+            "language": notice.language,
+            "method": method,
+            "recorder": "linker",
+            "recorded_by_account_id": self.recorder_id,
+            "recorded_at": at,
+            "withdrawn_at": None,
+            "superseded_at": None,
+            "controller": terms.controller,
+            "legal_basis": LEGAL_BASIS,
+            "retention": terms.retention,
+            "how_to_withdraw": HOW_TO_WITHDRAW,
+        }
 
     def _item(
         self,
@@ -839,7 +878,7 @@ def ensure_demo_person(session: Session, *, account: Any, templates_dir: str) ->
     # Not linker_contact: the demo citizen manages online and would otherwise sit in the linkers' pool.
     for purpose in privacy.CITIZEN_PURPOSES[:3]:
         privacy.give(session, person_id=person.id, purpose=purpose, notice=current, method=ConsentMethod.online,
-                     recorded_by_account_id=account.id)
+                     recorded_by_account_id=account.id, terms=privacy.terms_for(get_settings()))
     return person
 
 
@@ -868,6 +907,19 @@ def ensure_demo_accounts(session: Session, *, templates_dir: str) -> None:
             )
         if account.role is Role.citizen:
             ensure_demo_person(session, account=account, templates_dir=templates_dir)
+
+
+def _demo_account_id(session: Session, role: str) -> int:
+    """The demo sign-in with this role, created if it does not exist yet (no profile: that needs
+    the borough's postcodes)."""
+    from app.accounts import service as accounts
+    from app.accounts.models import Role
+
+    email, name, _role, password = next(row for row in DEMO_ACCOUNTS if row[2] == role)
+    account = accounts.find_account_by_email(session, email=email)
+    if account is None:
+        account = accounts.create_account(session, email=email, name=name, role=Role(role), password=password, is_demo=True)
+    return account.id
 
 
 def demo_linker_id(session: Session) -> int:

@@ -34,7 +34,7 @@ from app.matching import service as matching
 from app.matching import workflow
 from app.matching.models import DeclineReason, MatchSide
 from app.privacy import service as privacy
-from app.privacy.models import ConsentMethod, ConsentPurpose, ConsentRecord, ConsentState
+from app.privacy.models import ConsentMethod, ConsentPurpose, ConsentRecord
 from app.privacy.notices import notice
 from app.registry.models import HelpRequest, ItemStatus, Offer, Person
 
@@ -70,7 +70,7 @@ def demo_people_with_items(db: Session, *, count: int, rng: random.Random, exclu
     assigned = select(CaseAssignment.person_id).where(CaseAssignment.ended_at.is_(None))
     consenting = (
         select(ConsentRecord.person_id)
-        .where(ConsentRecord.purpose == ConsentPurpose.matching, ConsentRecord.state == ConsentState.given)
+        .where(ConsentRecord.purpose == ConsentPurpose.matching, privacy.given_now())
     )  # fmt: skip
     live = select(Offer.person_id).where(Offer.status == ItemStatus.active).union(
         select(HelpRequest.person_id).where(HelpRequest.status == ItemStatus.active)
@@ -132,7 +132,7 @@ def _broker(db: Session, settings: Settings, *, linker_id: int, person_ids: list
             select(ConsentRecord.person_id).where(
                 ConsentRecord.person_id.in_(person_ids),
                 ConsentRecord.purpose == ConsentPurpose.share_contact,
-                ConsentRecord.state == ConsentState.given,
+                privacy.given_now(),
             )
         ).scalars()
     )
@@ -189,12 +189,13 @@ def _walk(db: Session, match: Any, target: str, linker_id: int) -> None:
         )
 
 
-def _give_pool_consent(db: Session, *, person_ids: list[int], templates_dir: str) -> None:
-    current = notice(templates_dir)
+def _give_pool_consent(db: Session, settings: Settings, *, person_ids: list[int], recorder_id: int) -> None:
+    """As if each filled in a paper "a linker may contact me" slip at a drop-in."""
+    current = notice(str(settings.templates_dir))
     for person_id in person_ids:
         privacy.give(
             db, person_id=person_id, purpose=ConsentPurpose.linker_contact, notice=current,
-            method=ConsentMethod.online, recorded_by_account_id=None,
+            method=ConsentMethod.paper, recorded_by_account_id=recorder_id, terms=privacy.terms_for(settings),
         )  # fmt: skip
 
 
@@ -210,7 +211,7 @@ def ensure_demo_caseload(db: Session, settings: Settings, *, linker_id: int, see
     postcodes = db.execute(select(Person.postcode).where(Person.id.in_(caseload)).limit(len(ASSISTED))).scalars().all()
     assisted = _assisted_people(db, settings, linker_id, list(postcodes))
     assign_caseload(db, linker_id=linker_id, person_ids=caseload)
-    _give_pool_consent(db, person_ids=pool, templates_dir=str(settings.templates_dir))
+    _give_pool_consent(db, settings, person_ids=pool, recorder_id=linker_id)
     db.flush()
 
     today = date.today()

@@ -4,20 +4,22 @@ Every `{id}` is checked by `load_person`: a person on another linker's caseload,
 is 404 exactly like one that does not exist. The pool shows names and wards only.
 """
 
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
 
 from app.core.db import DbSession, utcnow, writing
 from app.core.errors import NotFound
+from app.core.plugins import DataSubject
 from app.linkers import service, timeliness
 from app.linkers.dependencies import ApiLinkerActor, load_person
 from app.linkers.models import (
     AssistedRegistration,
     AttemptIn,
     AttemptOut,
-    ConsentRecordOut,
     FollowUp,
     FollowUpDoneIn,
     FollowUpIn,
@@ -31,7 +33,10 @@ from app.linkers.models import (
 )
 from app.matching.dependencies import load_match
 from app.matching.service import person_contact
+from app.privacy import rights
+from app.privacy import service as privacy
 from app.privacy.audit import AuditAction, AuditOutcome
+from app.privacy.models import ConsentRecordPublic, ErasureChannel, Export
 from app.registry import service as registry
 from app.registry.dependencies import audit
 from app.registry.models import (
@@ -118,16 +123,38 @@ def handover(request: Request, db: DbSession, actor: ApiLinkerActor, person_id: 
     return _person_out(person, body.to_account_id)
 
 
-@router.get("/people/{person_id}/consents", response_model=list[ConsentRecordOut], name="api:linker_consents")
-def consents(request: Request, db: DbSession, actor: ApiLinkerActor, person_id: int) -> list[ConsentRecordOut]:
+@router.get("/people/{person_id}/consents", response_model=list[ConsentRecordPublic], name="api:linker_consents")
+def consents(request: Request, db: DbSession, actor: ApiLinkerActor, person_id: int) -> list[ConsentRecordPublic]:
+    """Every consent record of the person, newest first (all the ISO/IEC TS 27560 fields)."""
     person = load_person(request, db, actor, person_id)
-    return [
-        ConsentRecordOut(
-            id=r.id, purpose=r.purpose, state=r.state, method=r.method, recorded_by_account_id=r.recorded_by_account_id,
-            notice_version=r.notice_version, language=r.language, recorded_at=r.recorded_at, withdrawn_at=r.withdrawn_at,
-        )
-        for r, _name in service.consent_history(db, person.id)
-    ]
+    return [privacy.public(r) for r, _name in service.consent_history(db, person.id)]
+
+
+@router.get("/people/{person_id}/export", response_model=Export, name="api:linker_person_export")
+def export_person(request: Request, db: DbSession, actor: ApiLinkerActor, person_id: int) -> Export:
+    """The same export the person gets for themself (a subject access request made through their
+    linker); recorded in the audit trail as an export."""
+    person = load_person(request, db, actor, person_id, AuditAction.exported)
+    subject = DataSubject(person_id=person.id, account_id=person.account_id)
+    return Export(**rights.export(db, request.app.state.plugins, request.app.state.settings, subject))
+
+
+class ErasureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: Literal["phone", "in_person", "letter", "email"]
+    requested_on: date
+
+
+@router.post("/people/{person_id}/erasure", status_code=204, name="api:linker_person_erase")
+def erase_person(request: Request, db: DbSession, actor: ApiLinkerActor, person_id: int, body: ErasureIn) -> Response:
+    """Erase a person on my caseload who asked for it (how and when they asked is recorded)."""
+    person = load_person(request, db, actor, person_id, AuditAction.erased)
+    service.erase_at_request(
+        db, request.app.state.settings, request.app.state.plugins, person=person, linker_id=actor.account_id,
+        channel=ErasureChannel(body.channel), requested_on=body.requested_on,
+    )  # fmt: skip
+    return Response(status_code=204)
 
 
 @router.post("/people/{person_id}/offers", status_code=201, response_model=OfferPublic, name="api:linker_offer_create")

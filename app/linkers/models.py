@@ -12,7 +12,7 @@ from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, enum_column, utcnow
-from app.privacy.models import ConsentMethod, ConsentPurpose, ConsentState
+from app.privacy.models import ConsentMethod
 from app.registry import fields as f
 from app.registry.models import ContactMethod, PersonName
 
@@ -35,8 +35,8 @@ class CaseAssignment(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = Field(foreign_key="person.id", ondelete="CASCADE")
-    linker_account_id: int = Field(foreign_key="account.id", ondelete="CASCADE")
+    person_id: int = Field(foreign_key="person.id", ondelete="RESTRICT")
+    linker_account_id: int = Field(foreign_key="account.id", ondelete="RESTRICT")
     assigned_by_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
     note: str | None = Field(default=None, max_length=1000)  # a handover's note for the next linker
     started_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
@@ -51,7 +51,7 @@ class CaseNote(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_case_note_person_id_created_at", "person_id", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = Field(foreign_key="person.id", ondelete="CASCADE")
+    person_id: int = Field(foreign_key="person.id", ondelete="RESTRICT")
     # SET NULL: a note belongs to this person, and outlives a match the other side erased.
     match_id: int | None = Field(default=None, foreign_key="match.id", index=True, ondelete="SET NULL")
     author_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
@@ -77,7 +77,7 @@ class ContactAttempt(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_contact_attempt_person_id_attempted_at", "person_id", "attempted_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = Field(foreign_key="person.id", ondelete="CASCADE")
+    person_id: int = Field(foreign_key="person.id", ondelete="RESTRICT")
     linker_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
     outcome: AttemptOutcome = Field(sa_type=enum_column(AttemptOutcome, 16))
     attempted_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
@@ -93,7 +93,7 @@ class FollowUp(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_follow_up_person_id_finished_at", "person_id", "finished_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = Field(foreign_key="person.id", ondelete="CASCADE")
+    person_id: int = Field(foreign_key="person.id", ondelete="RESTRICT")
     created_by_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
     due_on: date
     what: str = Field(max_length=300)
@@ -110,7 +110,7 @@ class AccountClaim(SQLModel, table=True):
     __tablename__ = "account_claim"
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = Field(foreign_key="person.id", index=True, ondelete="CASCADE")
+    person_id: int = Field(foreign_key="person.id", index=True, ondelete="RESTRICT")
     code_digest: str = Field(max_length=64, unique=True)
     created_by_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
     created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
@@ -125,7 +125,7 @@ class MatchIntroduction(SQLModel, table=True):
     __tablename__ = "match_introduction"
 
     id: int | None = Field(default=None, primary_key=True)
-    match_id: int = Field(foreign_key="match.id", unique=True, ondelete="CASCADE")
+    match_id: int = Field(foreign_key="match.id", unique=True, ondelete="RESTRICT")
     linker_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
     introduced_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
 
@@ -206,18 +206,6 @@ class PoolPerson(BaseModel):
 class HandoverIn(_Edge):
     to_account_id: int
     note: str = PydanticField(default="", max_length=1000)
-
-
-class ConsentRecordOut(BaseModel):
-    id: int
-    purpose: ConsentPurpose
-    state: ConsentState
-    method: ConsentMethod
-    recorded_by_account_id: int | None
-    notice_version: str
-    language: str
-    recorded_at: datetime
-    withdrawn_at: datetime | None
 
 
 class NoteIn(_Edge):

@@ -15,6 +15,12 @@ def register(plugins: Plugins) -> None:
     plugins.add_flash_messages(admin_views.FLASH_MESSAGES)
     plugins.add_job(jobs.JOB)
     plugins.landing_pages["linker"] = "linkers:dashboard"
+    from app.linkers import privacy
+
+    plugins.add_exporter("linkers", privacy.export)
+    plugins.add_eraser("linkers", privacy.erase)
+    plugins.add_purger("linkers", privacy.purge_expired_claims)
+    plugins.activity_rules.append(privacy.casework_rule)
 
 
 def routers(plugins: Plugins) -> list:

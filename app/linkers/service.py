@@ -13,7 +13,7 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, exists, func, not_, or_, select, union, update
 from sqlalchemy.exc import IntegrityError
@@ -24,9 +24,10 @@ from app.accounts.models import Account, Role
 from app.core import changes
 from app.core.changes import Change
 from app.core.config import Settings
-from app.core.db import utcnow
+from app.core.db import utcnow, writing
 from app.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.core.i18n import N_
+from app.core.plugins import DataSubject
 from app.linkers import timeliness
 from app.linkers.models import (
     FAILED_OUTCOMES,
@@ -41,8 +42,9 @@ from app.linkers.models import (
     MatchIntroduction,
 )
 from app.matching.models import Answer, Match, MatchSide, MatchStatus
+from app.privacy import rights
 from app.privacy import service as privacy
-from app.privacy.models import ConsentMethod, ConsentPurpose, ConsentRecord, ConsentState
+from app.privacy.models import ConsentMethod, ConsentPurpose, ConsentRecord, ErasureChannel
 from app.privacy.notices import notice
 from app.registry import service as registry
 from app.registry.models import HelpRequest, Offer, Person
@@ -107,9 +109,7 @@ def pool_clause():
 
     Built from the few people who can be in it (each through an index), not by testing every
     person on the register."""
-    asked = select(ConsentRecord.person_id).where(
-        ConsentRecord.purpose == ConsentPurpose.linker_contact, ConsentRecord.state == ConsentState.given
-    )
+    asked = select(ConsentRecord.person_id).where(ConsentRecord.purpose == ConsentPurpose.linker_contact, privacy.given_now())
     orphaned = (
         select(Person.id)
         .join(Account, Account.id == Person.created_by_account_id)
@@ -120,7 +120,9 @@ def pool_clause():
         .join(Account, Account.id == CaseAssignment.linker_account_id)
         .where(CaseAssignment.ended_at.is_(None), _gone())
     )  # fmt: skip
-    return and_(Person.id.in_(union(asked, orphaned, left_behind)), not_(_open_with(linker_is_active=True)))
+    return and_(
+        Person.id.in_(union(asked, orphaned, left_behind)), Person.erased_at.is_(None), not_(_open_with(linker_is_active=True))
+    )
 
 
 def pool(db: Session, *, page: int = 1, page_size: int = PAGE_SIZE) -> tuple[list[Person], int]:
@@ -278,7 +280,7 @@ def register_person(
         if answer.given:
             privacy.give(
                 db, person_id=person.id, purpose=purpose, notice=read_to_them, method=answer.method,
-                recorded_by_account_id=linker_id,
+                recorded_by_account_id=linker_id, terms=privacy.terms_for(settings),
             )  # fmt: skip
     changes.record(db, MATCHING_STAMP, [Change("person", person.id)])
     _start_assignment(db, person_id=person.id, linker_id=linker_id, by_id=linker_id, note=None)
@@ -294,12 +296,28 @@ def set_consent_for(
         raise InvalidInput(FieldError("method", N_("Record how the person told you: out loud (verbal) or on paper")))
     privacy.set_consent(
         db, person_id=person.id, purpose=purpose, given=given, notice=notice(str(settings.templates_dir), language=language),
-        method=method, recorded_by_account_id=linker_id,
+        method=method, recorded_by_account_id=linker_id, terms=privacy.terms_for(settings),
     )  # fmt: skip
     changes.record(db, MATCHING_STAMP, [Change("person", person.id)])
     if not given:
         plugins.consent_was_withdrawn(db, person_id=person.id, purpose=purpose)
     db.flush()
+
+
+def erase_at_request(
+    db: Session, settings: Settings, plugins, *, person: Person, linker_id: int, channel: ErasureChannel, requested_on: date,
+) -> None:  # fmt: skip
+    """The person asked their linker to erase their record (by phone, in person, by letter or
+    email): record how and when, then erase it, all in one transaction."""
+    if requested_on > timeliness.local_date(utcnow()):
+        raise InvalidInput(FieldError("requested_on", N_("The date they asked must be today or in the past")))
+    if channel is ErasureChannel.online or channel is ErasureChannel.retention:
+        raise InvalidInput(FieldError("channel", N_("Choose how they asked: by phone, in person, by letter or by email")))
+    with writing(db):
+        rights.erase(
+            db, plugins, settings, DataSubject(person_id=person.id, account_id=person.account_id), channel=channel,
+            requested_on=datetime.combine(requested_on, time(12, tzinfo=UTC)), recorded_by_account_id=linker_id,
+        )  # fmt: skip
 
 
 def consent_history(db: Session, person_id: int) -> list[tuple[ConsentRecord, str | None]]:

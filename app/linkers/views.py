@@ -19,7 +19,7 @@ from app.core import i18n
 from app.core.db import DbSession, utcnow, writing
 from app.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.core.i18n import N_
-from app.core.plugins import Plugins
+from app.core.plugins import DataSubject, Plugins
 from app.core.responses import see_other
 from app.core.templating import render
 from app.core.validation import id_from_text, parse
@@ -37,9 +37,10 @@ from app.matching import workflow
 from app.matching.dependencies import MatchAccess, load_match, side_for_pair
 from app.matching.labels import DECLINE_REASONS, STATUS_NAMES
 from app.matching.models import DeclineReason, MatchSide
+from app.privacy import rights
 from app.privacy import service as privacy
 from app.privacy.audit import AuditAction, AuditOutcome
-from app.privacy.models import ConsentMethod, ConsentPurpose
+from app.privacy.models import ConsentMethod, ConsentPurpose, ErasureChannel
 from app.privacy.notices import notice
 from app.registry import availability
 from app.registry import service as registry
@@ -62,6 +63,7 @@ FLASH_MESSAGES = {
     "linker-match-asked": N_("The match has been proposed. The other side is asked to answer."),
     "linker-match-changed": N_("The match has been updated."),
     "linker-introduced": N_("Thank you: you have put them in touch."),
+    "linker-erased": N_("Their record has been erased, as they asked. It is no longer on your caseload."),
     "account-claimed": N_("Your online account is ready. You can see everything we hold about you."),
 }
 NEED_TEXT = service.NEED_TEXT
@@ -452,6 +454,66 @@ def handover_submit(
     except InvalidInput as error:
         return _handover_page(request, db, actor, person, {"to_account_id": to_account_id, "note": note}, error.errors)
     return see_other(request, request.url_for("linkers:dashboard").path, flash="linker-handed-over")
+
+
+# --- erasure at the person's request --------------------------------------------------------------
+
+ERASURE_CHANNELS = (ErasureChannel.phone, ErasureChannel.in_person, ErasureChannel.letter, ErasureChannel.email)
+
+
+def _erase_page(request: Request, person, form: dict, errors: list | None = None) -> Response:
+    return render(
+        request, "linkers/erase.html",
+        {"person": person, "form": form, "errors": errors or None, "channels": [c.value for c in ERASURE_CHANNELS], "today": _today()},
+        status_code=422 if errors else 200,
+    )  # fmt: skip
+
+
+@router.get("/linkers/people/{person_id:int}/export", name="linkers:export")
+def export_page(request: Request, db: DbSession, actor: LinkerActor, person_id: int) -> Response:
+    """A subject access request made through the linker: the same export, to read or print."""
+    person = load_person(request, db, actor, person_id, AuditAction.exported)
+    data = rights.export(
+        db, request.app.state.plugins, request.app.state.settings, DataSubject(person_id=person.id, account_id=person.account_id)
+    )
+    response = render(request, "privacy/export.html", {"data": data, "for_person": person})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/linkers/people/{person_id:int}/erase", name="linkers:erase")
+def erase_page(request: Request, db: DbSession, actor: LinkerActor, person_id: int) -> Response:
+    return _erase_page(request, load_person(request, db, actor, person_id), {"requested_on": _today().isoformat()})
+
+
+@router.post("/linkers/people/{person_id:int}/erase", name="linkers:erase_submit")
+def erase_submit(
+    request: Request, db: DbSession, actor: LinkerActor, person_id: int,
+    channel: Annotated[str, Form(max_length=20)] = "", requested_on: Annotated[str, Form(max_length=10)] = "",
+    confirmed: Annotated[str, Form(max_length=10)] = "",
+) -> Response:  # fmt: skip
+    person = load_person(request, db, actor, person_id, AuditAction.erased)
+    form = {"channel": channel, "requested_on": requested_on, "confirmed": confirmed}
+    errors = []
+    if channel not in {c.value for c in ERASURE_CHANNELS}:
+        errors.append(FieldError("channel", N_("Choose how they asked: by phone, in person, by letter or by email")))
+    try:
+        day = date.fromisoformat(requested_on)
+    except ValueError:
+        day = None
+        errors.append(FieldError("requested_on", N_("Enter the date they asked, like 2027-01-31")))
+    if confirmed != "yes":
+        errors.append(FieldError("confirmed", N_("Confirm that they asked for this and know it cannot be undone")))
+    if errors:
+        return _erase_page(request, person, form, errors)
+    try:
+        service.erase_at_request(
+            db, request.app.state.settings, request.app.state.plugins, person=person, linker_id=actor.account_id,
+            channel=ErasureChannel(channel), requested_on=day,
+        )  # fmt: skip
+    except InvalidInput as error:
+        return _erase_page(request, person, form, error.errors)
+    return see_other(request, request.url_for("linkers:dashboard").path, flash="linker-erased")
 
 
 # --- the registry's journeys and matching's suggestions, for a person on my caseload -------------

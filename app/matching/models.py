@@ -43,7 +43,7 @@ class MatchSide(str, enum.Enum):
     request = "request"
 
     @property
-    def other(self) -> "MatchSide":
+    def other(self) -> MatchSide:
         return MatchSide.request if self is MatchSide.offer else MatchSide.offer
 
 
@@ -104,8 +104,9 @@ class Match(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    offer_id: int = Field(foreign_key="offer.id", ondelete="CASCADE")
-    request_id: int = Field(foreign_key="help_request.id", ondelete="CASCADE")
+    # RESTRICT: a match is two people's history; neither side's deletion may take it away.
+    offer_id: int = Field(foreign_key="offer.id", ondelete="RESTRICT")
+    request_id: int = Field(foreign_key="help_request.id", ondelete="RESTRICT")
     run_id: int | None = Field(default=None, foreign_key="match_run.id", index=True, ondelete="SET NULL")
     status: MatchStatus = Field(sa_type=enum_column(MatchStatus, 16), default=MatchStatus.suggested)
     score: int  # 0..1000, exact
@@ -143,7 +144,7 @@ class MatchMessage(SQLModel, table=True):
     __tablename__ = "match_message"
 
     id: int | None = Field(default=None, primary_key=True)
-    match_id: int = Field(foreign_key="match.id", index=True, ondelete="CASCADE")
+    match_id: int = Field(foreign_key="match.id", index=True, ondelete="RESTRICT")
     sender_side: MatchSide = Field(sa_type=enum_column(MatchSide, 8))
     sender_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
     body: str = Field(sa_type=sa.Text)

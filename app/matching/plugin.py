@@ -21,6 +21,11 @@ def register(plugins: Plugins) -> None:
         service.cancel_matches_of_item(db, kind_key=kind_key, item_id=item_id, mailer=plugins.mailer)
 
     plugins.consent_withdrawn.append(cancel_matches_on_withdrawal)
+    from app.matching import privacy
+
+    plugins.add_exporter("matching", privacy.export)
+    plugins.add_eraser("matching", lambda db, subject, settings=None: privacy.erase(db, subject, settings, mailer=plugins.mailer))
+    plugins.activity_rules.append(privacy.open_match_rule)
     plugins.item_closed.append(cancel_matches_of_closed_item)
 
 

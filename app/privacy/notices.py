@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-CURRENT_NOTICE_VERSION = "1.0"
+CURRENT_NOTICE_VERSION = "1.1"
 DEFAULT_LANGUAGE = "en"
 
 

@@ -5,7 +5,6 @@ OpenAPI document states exactly the rules the service applies.
 """
 
 
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Request
@@ -17,7 +16,7 @@ from app.core.errors import FieldError, InvalidInput
 from app.core.i18n import N_
 from app.privacy import service as privacy
 from app.privacy.audit import AuditAction
-from app.privacy.models import ConsentPurpose
+from app.privacy.models import ConsentPurpose, ConsentRecordPublic
 from app.registry import service, taxonomy
 from app.registry.dependencies import ApiCitizenActor, ApiCitizenPerson, ItemAccess, load_item
 from app.registry.models import (
@@ -52,15 +51,6 @@ class ConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     given: bool
-
-
-class ConsentOut(BaseModel):
-    purpose: str
-    given: bool
-    notice_version: str | None
-    method: str | None
-    recorded_at: datetime | None
-    withdrawn_at: datetime | None
 
 
 @router.post("/auth/register", status_code=201, response_model=AccountPublic, name="api:register")
@@ -137,33 +127,27 @@ _item_routes(
 )
 
 
-def _consents_out(db, person: Person) -> list[ConsentOut]:
+def _consents_out(db, person: Person) -> list[ConsentRecordPublic]:
+    """The current record of each purpose asked about (ISO/IEC TS 27560 fields, with `state`)."""
     records = privacy.current_records(db, person_id=person.id)
-    out = []
-    for purpose in privacy.CITIZEN_PURPOSES:
-        record = records[purpose]
-        out.append(
-            ConsentOut(
-                purpose=purpose.value,
-                given=bool(record and record.state.value == "given"),
-                notice_version=record.notice_version if record else None,
-                method=record.method.value if record else None,
-                recorded_at=record.recorded_at if record else None,
-                withdrawn_at=record.withdrawn_at if record else None,
-            )
-        )
-    return out
+    return [privacy.public(records[purpose]) for purpose in privacy.CITIZEN_PURPOSES if records[purpose] is not None]
 
 
-@router.get("/me/consents", response_model=list[ConsentOut], name="api:consents")
-def my_consents(db: DbSession, person: ApiCitizenPerson) -> list[ConsentOut]:
+@router.get("/me/consents", response_model=list[ConsentRecordPublic], name="api:consents")
+def my_consents(db: DbSession, person: ApiCitizenPerson) -> list[ConsentRecordPublic]:
     return _consents_out(db, person)
 
 
-@router.put("/me/consents/{purpose}", response_model=list[ConsentOut], name="api:consent_update")
+@router.get("/me/consents/history", response_model=list[ConsentRecordPublic], name="api:consent_history")
+def my_consent_history(db: DbSession, person: ApiCitizenPerson) -> list[ConsentRecordPublic]:
+    """Every consent record ever made for me, oldest first; none is ever deleted."""
+    return [privacy.public(record) for record in privacy.history(db, person_id=person.id)]
+
+
+@router.put("/me/consents/{purpose}", response_model=list[ConsentRecordPublic], name="api:consent_update")
 def set_my_consent(
     request: Request, db: DbSession, actor: ApiCitizenActor, person: ApiCitizenPerson, purpose: str, body: ConsentIn
-) -> list[ConsentOut]:
+) -> list[ConsentRecordPublic]:
     if purpose not in {p.value for p in privacy.CITIZEN_PURPOSES}:
         raise InvalidInput(FieldError("purpose", N_("Choose profile, matching, share_contact or linker_contact")))
     account = db.get(Account, actor.account_id)

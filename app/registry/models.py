@@ -58,6 +58,10 @@ class Person(SQLModel, table=True):
     created_by_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL", index=True)
     created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
     updated_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
+    # Retention: when we wrote to say the record would be erased for lack of use; and when it was
+    # erased (the row stays, anonymised, as the subject of the evidence others rely on).
+    retention_warned_at: datetime | None = Field(sa_type=UTCDateTime, default=None)
+    erased_at: datetime | None = Field(sa_type=UTCDateTime, default=None, index=True)
 
 
 class SkillCategory(SQLModel, table=True):
@@ -114,7 +118,8 @@ class ItemFields(SQLModel):
     """What offers and help requests share (not a table itself)."""
 
     id: int | None = Field(default=None, primary_key=True)
-    person_id: int = Field(foreign_key="person.id", index=True, ondelete="CASCADE")
+    # RESTRICT: people are anonymised, never deleted (a deletion must not reach their matches).
+    person_id: int = Field(foreign_key="person.id", index=True, ondelete="RESTRICT")
     title: str = Field(default="", max_length=120)
     description: str = Field(default="", max_length=2000)
     mode: ItemMode = Field(sa_type=enum_column(ItemMode, 16), default=ItemMode.either)
@@ -166,10 +171,10 @@ class HelpRequestSkill(SQLModel, table=True):
 # Limits and messages live in `app.registry.fields`; services take these models, never raw dicts.
 
 
-from pydantic import BaseModel, ConfigDict  # noqa: E402
+from pydantic import BaseModel, ConfigDict
 
-from app.core.i18n import N_  # noqa: E402
-from app.registry import fields as f  # noqa: E402
+from app.core.i18n import N_
+from app.registry import fields as f
 
 Title = f.Text(f.TITLE_MAX, required=N_("Enter a few words about it"))
 Description = f.Text(f.DESCRIPTION_MAX, multiline=True)

@@ -28,6 +28,12 @@ def register(plugins: Plugins) -> None:
     plugins.acted_for.append(dependencies.own_person_ids)
     plugins.account_sections.append(views.account_consent_section)
     plugins.consent_withdrawn.append(service.pause_items_without_profile_consent)
+    from app.registry import privacy
+
+    plugins.add_exporter("registry", privacy.export)
+    plugins.add_eraser("registry", privacy.erase)
+    plugins.person_of_account = privacy.person_of_account
+    plugins.retention = privacy.Retention(plugins)
     plugins.add_page_mount("journeys", views.journey_router)
 
 

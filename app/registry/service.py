@@ -48,8 +48,8 @@ from app.registry.models import (
     Skill,
     SkillCategory,
     SkillCreate,
-    Ward,
     SkillUpdate,
+    Ward,
 )
 
 DEFAULT_LIFETIME = timedelta(days=182)
@@ -192,6 +192,7 @@ def register_citizen(
                 notice=current_notice,
                 method=ConsentMethod.online,
                 recorded_by_account_id=account.id,
+                terms=privacy.terms_for(settings),
             )
     return account, person
 
@@ -264,6 +265,7 @@ def set_person_consent(
         notice=notice(str(settings.templates_dir)),
         method=ConsentMethod.online,
         recorded_by_account_id=account.id,
+        terms=privacy.terms_for(settings),
     )
     changes.record(db, MATCHING_STAMP, [Change("person", person.id)])
     if not given:
@@ -394,6 +396,9 @@ def missing_for_publishing(db: Session, *, kind: ItemKind, item: Item) -> list[F
     if not privacy.has_consent(db, person_id=item.person_id, purpose=ConsentPurpose.profile):
         # Withdrawn: nothing of theirs may go live (or live again) until they agree once more.
         errors.append(FieldError("consent", N_("This cannot go live while we are asked not to keep these details")))
+    elif not privacy.has_consent(db, person_id=item.person_id, purpose=ConsentPurpose.matching):
+        # Live means suggested to others, which needs this consent too.
+        errors.append(FieldError("consent", N_("This cannot go live until there is agreement to suggest these details to others")))
     return errors
 
 

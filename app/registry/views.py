@@ -10,10 +10,10 @@ their caseload. Each mounting passes its own literal route names and its own sub
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from sqlalchemy import select
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
 
 from app.accounts.dependencies import Actor, OptionalAccount, load_account, sign_in_response
 from app.accounts.models import Account, Role
@@ -260,9 +260,13 @@ def consent_update(
     person: CitizenPerson,
     purpose: str,
     given: Annotated[str, Form(max_length=10)] = "",
+    confirmed: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     if purpose not in {p.value for p in privacy.CITIZEN_PURPOSES}:
         raise NotFound()
+    if purpose == ConsentPurpose.profile.value and given != "yes" and confirmed != "yes":
+        # Withdrawing this stops everything: say so first, in plain words, and ask once more.
+        return render(request, "registry/withdraw_profile.html", {})
     with atomic(db):
         service.set_person_consent(
             db,
@@ -441,6 +445,7 @@ def _item_context(request: Request, db, journey: Journey, item, errors: list | N
     sections = [s for provider in plugins.item_sections if (s := provider(request, db, journey, item))]
     return _summary_context(db, journey, item) | {
         "matching_consent": privacy.has_consent(db, person_id=journey.subject.id, purpose=ConsentPurpose.matching),
+        "profile_consent": privacy.has_consent(db, person_id=journey.subject.id, purpose=ConsentPurpose.profile),
         "errors": errors or [],
         "sections": sections,
     }
@@ -457,6 +462,7 @@ def _summary_context(db, journey: Journey, item) -> dict:
         "times": availability.describe(item.availability),
         "steps": STEPS[kind.key],
         "live": service.is_live(item),
+        "profile_consent": privacy.has_consent(db, person_id=journey.subject.id, purpose=ConsentPurpose.profile),
     }
 
 
@@ -471,7 +477,7 @@ def journey_router(kind: ItemKind, routes: JourneyRoutes, subject: Any, prefix: 
         actor, person, path_params = resolved
         return Journey(kind=kind, routes=routes, actor=actor, subject=person, path_params=path_params)
 
-    ThisJourney = Annotated[Journey, Depends(journey_for)]  # noqa: N806
+    ThisJourney = Annotated[Journey, Depends(journey_for)]
 
     @journeys.get(prefix + "/new", name=routes.new)
     def new_item(request: Request, db: DbSession, journey: ThisJourney) -> Response:

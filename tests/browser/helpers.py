@@ -97,9 +97,10 @@ def fill_registration(
         page.get_by_label(re.compile(r"^Share my contact details")).check()
 
 
-def register(page: Page, person: Person, *, matching: bool = False, share_contact: bool = False) -> None:
+def register(page: Page, person: Person, *, matching: bool = True, share_contact: bool = False) -> None:
     """Create a citizen account through the form: it signs the person in and shows their dashboard.
-    "Keep my details" is always ticked; the other two consents only when asked for."""
+    "Keep my details" is always ticked, and "Suggest me to others" unless told not to (nothing
+    goes live without it); sharing contact only when asked for."""
     fill_registration(page, person, matching=matching, share_contact=share_contact)
     submit(page, "Create account")
     expect_no_errors(page)

@@ -80,7 +80,7 @@ def dashboard_with_items(page, server, portal, shared):
 
 
 def dashboard_not_matching(page, server, portal, shared):
-    register(page, new_person("axe-not-matching"))  # "Keep my details" only
+    register(page, new_person("axe-not-matching"), matching=False)  # "Keep my details" only
     expect(page.locator("main .govuk-inset-text")).to_contain_text("we are not looking for matches for you")
     return "Your offers and requests"
 

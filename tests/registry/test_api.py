@@ -38,7 +38,7 @@ def test_register_contract(client, db, places):
     assert person.postcode == HOME and person.ward_code == "S13002483"
     records = db.execute(select(ConsentRecord).where(ConsentRecord.person_id == person.id)).scalars().all()
     assert {r.purpose.value for r in records} == {"profile", "matching"}
-    assert all(r.method.value == "online" and r.notice_version == "1.0" and len(r.notice_hash) == 64 for r in records)
+    assert all(r.method.value == "online" and r.notice_version == "1.1" and len(r.notice_hash) == 64 for r in records)
 
 
 @pytest.mark.parametrize(
@@ -178,7 +178,8 @@ def test_welsh_emoji_and_rtl_text_round_trip(client, resident):
 def test_consents_can_be_listed_and_changed(client, resident):
     headers = api_token(client, resident)
     consents = {c["purpose"]: c for c in client.get("/api/v1/me/consents", headers=headers).json()}
-    assert consents["matching"]["given"] is True and consents["share_contact"]["given"] is False
+    # Current records only: share_contact was never asked about, so it has none.
+    assert consents["matching"]["given"] is True and "share_contact" not in consents
     response = client.put("/api/v1/me/consents/matching", json={"given": False}, headers=headers)
     assert response.status_code == 200
     after = {c["purpose"]: c for c in response.json()}

@@ -220,7 +220,8 @@ def test_nothing_goes_live_again_while_keep_my_details_is_withdrawn(client, db, 
     offer = registry.create_item(db, kind=registry.OFFER, person=person, data=parse(registry.OFFER.create_model, dict(OFFER_BODY)))
     db.commit()
     sign_in(client, resident)
-    assert post_form(client, "/account/consents/profile", {"given": "no"}, token_from="/account").status_code == 303
+    withdrawn = post_form(client, "/account/consents/profile", {"given": "no", "confirmed": "yes"}, token_from="/account")
+    assert withdrawn.status_code == 303
     db.refresh(offer)
     assert offer.status is ItemStatus.paused
 

@@ -8,14 +8,14 @@ import pytest
 
 from app.core.db import utcnow
 from app.core.errors import InvalidInput
+from app.core.validation import parse
+from app.main import build_plugins
 from app.privacy import service as privacy
 from app.privacy.models import ConsentPurpose, ConsentState
-from app.core.validation import parse
 from app.registry import service as registry
 from app.registry.models import ItemStatus
 from app.registry.service import OFFER, REQUEST
 from tests.registry.conftest import OFFER_BODY, REQUEST_BODY, register
-from app.main import build_plugins
 
 PLUGINS = build_plugins()
 
@@ -51,8 +51,12 @@ def test_consent_history_is_kept(db, settings, resident):
     records = db.execute(
         select(ConsentRecord).where(ConsentRecord.person_id == person.id, ConsentRecord.purpose == ConsentPurpose.matching)
     ).scalars().all()
-    assert [r.state for r in records] == [ConsentState.withdrawn, ConsentState.withdrawn]
-    assert all(r.withdrawn_at is not None and r.recorded_by_account_id == resident.id for r in records)
+    # A change is a new record: given at registration, withdrawn, given again, withdrawn.
+    records.sort(key=lambda r: r.id)
+    assert [r.state for r in records] == [ConsentState.given, ConsentState.withdrawn, ConsentState.given, ConsentState.withdrawn]
+    assert [r.superseded_at is None for r in records] == [False, False, False, True]
+    assert all((r.withdrawn_at is not None) == (r.state is ConsentState.withdrawn) for r in records)
+    assert all(r.recorded_by_account_id == resident.id for r in records)
     assert not privacy.has_consent(db, person_id=person.id, purpose=ConsentPurpose.matching)
 
 
@@ -66,7 +70,14 @@ def test_withdrawing_profile_consent_pauses_everything(db, settings, resident):
 
 def test_people_without_matching_consent_are_never_in_matching(db, settings, places):
     account, person = register(db, settings, email="no.match@example.org", name="No Match", consents={"profile": True})
-    offer = registry.create_item(db, kind=OFFER, person=person, data=parse(OFFER.create_model, dict(OFFER_BODY)))
+    with pytest.raises(InvalidInput) as refused:  # it cannot even go live
+        registry.create_item(db, kind=OFFER, person=person, data=parse(OFFER.create_model, dict(OFFER_BODY)))
+    assert {e.field for e in refused.value.errors} == {"consent"}
+    # And one made live by some other path is still never matched.
+    offer = registry.create_draft(db, kind=OFFER, person=person, data=parse(OFFER.update_model, dict(OFFER_BODY)))
+    offer.status = ItemStatus.active
+    db.add(offer)
+    db.flush()
     assert not registry.in_matching(db, kind=OFFER, item_id=offer.id)
 
 
@@ -115,5 +126,6 @@ def test_a_consent_not_given_online_must_name_who_recorded_it(db, settings, resi
     for method in (ConsentMethod.verbal, ConsentMethod.paper):
         with pytest.raises(ValueError, match="recorded it"):
             privacy.give(db, person_id=person.id, purpose=ConsentPurpose.linker_contact,
-                         notice=notice(str(settings.templates_dir)), method=method, recorded_by_account_id=None)  # fmt: skip
+                         notice=notice(str(settings.templates_dir)), method=method, recorded_by_account_id=None,
+                         terms=privacy.terms_for(settings))  # fmt: skip
     assert not privacy.has_consent(db, person_id=person.id, purpose=ConsentPurpose.linker_contact)

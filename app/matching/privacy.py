@@ -1,0 +1,77 @@
+"""Matching's part in the privacy rights: a person's matches (the other side anonymised) and the
+messages they wrote, in an export; at erasure, open matches end (the other person is told
+neutrally), the person's messages and reasons go, and their name is taken out of what the other
+side wrote. The matches themselves stay: they are the other person's history too, and reports
+count them and the hours given."""
+
+from __future__ import annotations
+
+from sqlalchemy import exists, or_, select, update
+from sqlmodel import Session
+
+from app.core.plugins import DataSubject
+from app.matching import service
+from app.matching.models import OPEN_STATUSES, Match, MatchMessage
+from app.privacy.scrub import name_pattern, scrub
+from app.registry.models import HelpRequest, Offer, Person
+
+REMOVED_MESSAGE = "This message was removed when its writer left the service."
+
+
+def export(db: Session, subject: DataSubject, settings=None) -> dict:
+    found = service.matches_of_person(db, person_id=subject.person_id)
+    matches, messages = [], []
+    for match, side in found:
+        mine = match.offer_id if side.value == "offer" else match.request_id
+        matches.append(
+            {
+                "id": match.id,
+                "my_side": side.value,
+                "my_item_id": mine,
+                "other_person": "another member",
+                "status": match.status.value,
+                "explanation": match.explanation,
+                "created_at": match.created_at,
+                "proposed_at": match.proposed_at,
+                "accepted_at": match.accepted_at,
+                "completed_at": match.completed_at,
+                "minutes_given": match.minutes_given,
+                "my_answer": (match.offer_answer if side.value == "offer" else match.request_answer).value,
+                "decline_reason": match.decline_reason.value if match.decline_reason and match.ended_by == side else None,
+                "decline_note": match.decline_note if match.ended_by == side else None,
+            }
+        )
+        for message in service.messages_of(db, match_id=match.id):
+            if message.sender_side == side:
+                messages.append({"match_id": match.id, "sent_at": message.created_at, "body": message.body})
+    return {"matches": matches, "messages": messages}
+
+
+def erase(db: Session, subject: DataSubject, settings=None, *, mailer=None) -> None:
+    service.cancel_matches_of_person(db, subject.person_id, mailer=mailer)
+    pattern = name_pattern(db.get(Person, subject.person_id).name)
+    for match, side in service.matches_of_person(db, person_id=subject.person_id):
+        db.execute(
+            update(MatchMessage)
+            .where(MatchMessage.match_id == match.id, MatchMessage.sender_side == side)
+            .values(body=REMOVED_MESSAGE, sender_account_id=None)
+        )
+        for message in service.messages_of(db, match_id=match.id):
+            cleaned = scrub(message.body, pattern)
+            if cleaned != message.body:
+                message.body = cleaned
+                db.add(message)
+        if match.ended_by == side:
+            match.decline_note = None
+            match.cancel_reason = None
+        match.outcome = scrub(match.outcome, pattern)
+        match.explanation = scrub(match.explanation, pattern)
+        db.add(match)
+    db.flush()
+
+
+def open_match_rule(person_id_column, cutoff):
+    """Retention: someone with a match still open is still taking part, however long ago."""
+    offers = select(Offer.id).where(Offer.person_id == person_id_column)
+    requests = select(HelpRequest.id).where(HelpRequest.person_id == person_id_column)
+    return exists().where(Match.status.in_(OPEN_STATUSES), or_(Match.offer_id.in_(offers), Match.request_id.in_(requests)))
