@@ -520,3 +520,45 @@ def test_the_caseload_dashboard_works_without_javascript(no_js_page, watcher, li
         page.get_by_role("link", name=name, exact=True).click()
     expect(heading(page)).to_have_text(name)
     watcher.assert_clean()
+
+
+def test_a_linker_gives_a_copy_of_someones_data_and_erases_it_at_their_request(page, watcher, axe_pages, linker):
+    """Someone on the caseload asks, by phone, what we hold and then to be forgotten."""
+    page.goto("/sign-in")
+    sign_in_linker(page, linker)
+    name = "Morwenna Trevithick"
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("link", name="Register someone").click()
+    register_form(page, name, method="Out loud (verbal)", share_contact=False)
+    submit(page, "Register them")
+    expect_no_errors(page)
+    person_url = page.url.split("#")[0]
+    axe = Axe(axe_pages, page.context.storage_state())
+
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("link", name="Everything we hold about them, to read or print").click()
+    expect(heading(page)).to_have_text(f"Everything we hold about {name}")
+    expect(page.locator("main")).to_contain_text(PHONE)
+    axe.at(page.url, f"Everything we hold about {name}", "export for a person")
+
+    page.goto(person_url)
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("link", name="Erase their record, at their request").click()
+    expect(heading(page)).to_have_text(f"Erase {name}'s record")
+    erase_url = page.url
+    axe.at(erase_url, f"Erase {name}'s record", "erase")
+    submit(axe.page, "Erase their record")  # nothing chosen: refused, nothing erased
+    expect(error_summary(axe.page)).to_contain_text("Choose how they asked")
+    expect(error_summary(axe.page)).to_contain_text("Confirm that they asked for this")
+    expect_no_violations(axe.page, "erase with errors")
+
+    page.get_by_role("group", name="How did they ask?").get_by_role("radio", name="By phone").check()
+    page.get_by_label("They asked for this, and I have told them it cannot be undone").check()
+    submit(page, "Erase their record")
+    expect_no_errors(page)
+    expect(flash(page)).to_contain_text("Their record has been erased, as they asked.")
+    expect(heading(page)).to_have_text("Your caseload")
+    expect(page.locator("main")).not_to_contain_text(name)
+    response = page.goto(person_url)
+    assert response is not None and response.status == 404
+    watcher.assert_clean()
