@@ -37,16 +37,43 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=metadata,
-        compare_type=True,
-        render_as_batch=connection.dialect.name == "sqlite",
-        render_item=render_item,
-        include_object=include_object,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
+    # SQLite changes a table by copying it and dropping the original. With foreign keys enforced,
+    # dropping a parent (an offer, a match) would cascade into its children's rows, so they are
+    # switched off for the migration (SQLite ignores the pragma inside a transaction: it is set
+    # first) and the whole database is checked before they are switched back on.
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        if connection.in_transaction():
+            connection.commit()
+        _foreign_keys(connection, "OFF")
+    try:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            compare_type=True,
+            render_as_batch=sqlite,
+            render_item=render_item,
+            include_object=include_object,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:5]}")
+        if sqlite and connection.in_transaction():
+            connection.commit()
+    finally:
+        if sqlite:
+            if connection.in_transaction():
+                connection.rollback()
+            _foreign_keys(connection, "ON")
+
+
+def _foreign_keys(connection, state: str) -> None:
+    # On the driver's own connection: through SQLAlchemy the statement would begin a transaction
+    # first (`app.core.db` emits BEGIN itself), and SQLite ignores this pragma inside one.
+    connection.connection.dbapi_connection.execute(f"PRAGMA foreign_keys={state}")
 
 
 if context.is_offline_mode():

@@ -318,7 +318,14 @@ def delete_demo_data(session: Session) -> None:
     demo_requests = select(HelpRequest.id).where(HelpRequest.person_id.in_(demo_people))
     # Nothing cascades from a person (people are anonymised, never deleted, in the service), so
     # the demo's own matches and casework go first, explicitly.
-    from app.linkers.models import AccountClaim, CaseAssignment, CaseNote, ContactAttempt, FollowUp, MatchIntroduction
+    from app.linkers.models import (
+        AccountClaim,
+        CaseAssignment,
+        CaseNote,
+        ContactAttempt,
+        FollowUp,
+        MatchIntroduction,
+    )
     from app.matching.models import Match, MatchMessage
     from app.privacy.models import ErasureRecord
 

@@ -149,11 +149,12 @@ class ErasureIn(BaseModel):
 @router.post("/people/{person_id}/erasure", status_code=204, name="api:linker_person_erase")
 def erase_person(request: Request, db: DbSession, actor: ApiLinkerActor, person_id: int, body: ErasureIn) -> Response:
     """Erase a person on my caseload who asked for it (how and when they asked is recorded)."""
-    person = load_person(request, db, actor, person_id, AuditAction.erased)
+    person = load_person(request, db, actor, person_id, AuditAction.viewed)  # "erased" only once it is done
     service.erase_at_request(
         db, request.app.state.settings, request.app.state.plugins, person=person, linker_id=actor.account_id,
         channel=ErasureChannel(body.channel), requested_on=body.requested_on,
     )  # fmt: skip
+    audit(request, actor, person.id, AuditAction.erased, AuditOutcome.allowed)
     return Response(status_code=204)
 
 

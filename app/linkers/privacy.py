@@ -8,12 +8,14 @@ unused claim code is cancelled. Retention: recent casework counts as taking part
 
 from __future__ import annotations
 
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlmodel import Session
 
 from app.core.db import utcnow
 from app.core.plugins import DataSubject
 from app.linkers.models import AccountClaim, CaseAssignment, CaseNote, ContactAttempt, FollowUp
+from app.privacy.scrub import name_parts, name_pattern, scrub
+from app.registry.models import Person
 
 REMOVED = "Removed when the person's record was erased."
 WITHHELD_REASON = (
@@ -57,6 +59,7 @@ def export(db: Session, subject: DataSubject, settings=None) -> dict:
 def erase(db: Session, subject: DataSubject, settings=None) -> None:
     person_id = subject.person_id
     now = utcnow()
+    _scrub_name_from_others(db, person_id)
     db.execute(update(CaseNote).where(CaseNote.person_id == person_id).values(body=REMOVED))
     db.execute(update(FollowUp).where(FollowUp.person_id == person_id).values(what=REMOVED, result_note=None))
     db.execute(
@@ -65,6 +68,24 @@ def erase(db: Session, subject: DataSubject, settings=None) -> None:
     db.execute(update(CaseAssignment).where(CaseAssignment.person_id == person_id).values(note=None))
     db.execute(update(CaseAssignment).where(CaseAssignment.person_id == person_id, CaseAssignment.ended_at.is_(None)).values(ended_at=now))
     db.execute(delete(AccountClaim).where(AccountClaim.person_id == person_id))
+    db.flush()
+
+
+def _scrub_name_from_others(db: Session, person_id: int) -> None:
+    """Linkers write about people in other people's records too ("Rang Bryn about her garden"):
+    the name comes out of those, wherever it is (found first with a `LIKE`, then scrubbed)."""
+    name = db.get(Person, person_id).name
+    pattern, parts = name_pattern(name), name_parts(name)
+    if pattern is None:
+        return
+    for model, column in ((CaseNote, CaseNote.body), (FollowUp, FollowUp.what), (FollowUp, FollowUp.result_note),
+                          (CaseAssignment, CaseAssignment.note)):  # fmt: skip
+        mentions = or_(*(func.lower(column).contains(part.lower(), autoescape=True) for part in parts))
+        for row in db.execute(select(model).where(model.person_id != person_id, column.is_not(None), mentions)).scalars():
+            cleaned = scrub(getattr(row, column.key), pattern)
+            if cleaned != getattr(row, column.key):
+                setattr(row, column.key, cleaned)
+                db.add(row)
     db.flush()
 
 
@@ -79,8 +100,6 @@ def casework_rule(person_id_column, cutoff):
 
 def purge_expired_claims(db: Session, settings, *, now, dry_run: bool) -> dict:
     """Claim codes past their lifetime or used: the keyed hash has no use left."""
-    from sqlalchemy import func
-
     condition = or_(AccountClaim.expires_at < now, AccountClaim.used_at.is_not(None))
     count = db.execute(select(func.count()).select_from(AccountClaim).where(condition)).scalar_one()
     if count and not dry_run:

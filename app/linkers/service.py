@@ -311,6 +311,8 @@ def erase_at_request(
     email): record how and when, then erase it, all in one transaction."""
     if requested_on > timeliness.local_date(utcnow()):
         raise InvalidInput(FieldError("requested_on", N_("The date they asked must be today or in the past")))
+    if requested_on < timeliness.local_date(person.created_at):
+        raise InvalidInput(FieldError("requested_on", N_("The date they asked cannot be before they were registered")))
     if channel is ErasureChannel.online or channel is ErasureChannel.retention:
         raise InvalidInput(FieldError("channel", N_("Choose how they asked: by phone, in person, by letter or by email")))
     with writing(db):

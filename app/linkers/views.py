@@ -492,7 +492,8 @@ def erase_submit(
     channel: Annotated[str, Form(max_length=20)] = "", requested_on: Annotated[str, Form(max_length=10)] = "",
     confirmed: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:  # fmt: skip
-    person = load_person(request, db, actor, person_id, AuditAction.erased)
+    # Audited as a look until it is done: a refused form must not read "erased" in their log.
+    person = load_person(request, db, actor, person_id, AuditAction.viewed)
     form = {"channel": channel, "requested_on": requested_on, "confirmed": confirmed}
     errors = []
     if channel not in {c.value for c in ERASURE_CHANNELS}:
@@ -513,6 +514,7 @@ def erase_submit(
         )  # fmt: skip
     except InvalidInput as error:
         return _erase_page(request, person, form, error.errors)
+    audit(request, actor, person.id, AuditAction.erased, AuditOutcome.allowed)
     return see_other(request, request.url_for("linkers:dashboard").path, flash="linker-erased")
 
 

@@ -6,7 +6,7 @@ count them and the hours given."""
 
 from __future__ import annotations
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, or_, update
 from sqlmodel import Session
 
 from app.core.plugins import DataSubject
@@ -39,6 +39,8 @@ def export(db: Session, subject: DataSubject, settings=None) -> dict:
                 "my_answer": (match.offer_answer if side.value == "offer" else match.request_answer).value,
                 "decline_reason": match.decline_reason.value if match.decline_reason and match.ended_by == side else None,
                 "decline_note": match.decline_note if match.ended_by == side else None,
+                "cancel_reason": match.cancel_reason if match.ended_by == side else None,
+                "outcome": match.outcome if match.ended_by == side else None,
             }
         )
         for message in service.messages_of(db, match_id=match.id):
@@ -48,6 +50,8 @@ def export(db: Session, subject: DataSubject, settings=None) -> dict:
 
 
 def erase(db: Session, subject: DataSubject, settings=None, *, mailer=None) -> None:
+    # Who wrote the reasons and outcome, read before cancelling (a cancel by the service names nobody).
+    written_by = {match.id: match.ended_by for match, _side in service.matches_of_person(db, person_id=subject.person_id)}
     service.cancel_matches_of_person(db, subject.person_id, mailer=mailer)
     pattern = name_pattern(db.get(Person, subject.person_id).name)
     for match, side in service.matches_of_person(db, person_id=subject.person_id):
@@ -61,9 +65,10 @@ def erase(db: Session, subject: DataSubject, settings=None, *, mailer=None) -> N
             if cleaned != message.body:
                 message.body = cleaned
                 db.add(message)
-        if match.ended_by == side:
+        if written_by.get(match.id) == side:  # what they wrote when they ended or completed it
             match.decline_note = None
             match.cancel_reason = None
+            match.outcome = None
         match.outcome = scrub(match.outcome, pattern)
         match.explanation = scrub(match.explanation, pattern)
         db.add(match)
@@ -71,7 +76,11 @@ def erase(db: Session, subject: DataSubject, settings=None, *, mailer=None) -> N
 
 
 def open_match_rule(person_id_column, cutoff):
-    """Retention: someone with a match still open is still taking part, however long ago."""
-    offers = select(Offer.id).where(Offer.person_id == person_id_column)
-    requests = select(HelpRequest.id).where(HelpRequest.person_id == person_id_column)
-    return exists().where(Match.status.in_(OPEN_STATUSES), or_(Match.offer_id.in_(offers), Match.request_id.in_(requests)))
+    """Retention: someone with a match still open is still taking part, however long ago.
+    One level of EXISTS per side, so that each correlates with the person being asked about."""
+    return or_(
+        exists().where(Match.offer_id == Offer.id, Offer.person_id == person_id_column, Match.status.in_(OPEN_STATUSES)),
+        exists().where(
+            Match.request_id == HelpRequest.id, HelpRequest.person_id == person_id_column, Match.status.in_(OPEN_STATUSES)
+        ),
+    )

@@ -7,6 +7,7 @@ from typing import Any
 
 from huey import crontab
 
+from app.core.db import utcnow
 from app.core.jobs import JobContext, JobSpec
 from app.core.mail import render_mail, send_after_commit
 from app.privacy import rights
@@ -16,9 +17,13 @@ PURGE_JOB = "retention_purge"
 
 def run_purge(context: JobContext, *, dry_run: bool = False, now=None) -> rights.PurgeReport:
     settings, plugins = context.settings, context.plugins
-    with context.lock(PURGE_JOB), context.session_factory() as db:
-        report = rights.purge(db, plugins, settings, now=now, dry_run=dry_run)
-        if not dry_run:
+    now = now or utcnow()
+    with context.lock(PURGE_JOB):
+        with context.session_factory() as db:
+            report = rights.purge(db, plugins, settings, now=now, dry_run=dry_run)
+            if dry_run:
+                db.rollback()
+                return report
             for email, language in report.mail:
                 message = render_mail(
                     settings, "retention_warning", to=email, language=language, days=settings.retention_warning_days,
@@ -26,8 +31,13 @@ def run_purge(context: JobContext, *, dry_run: bool = False, now=None) -> rights
                 )  # fmt: skip
                 send_after_commit(db, plugins.mailer, message)
             db.commit()
-        else:
-            db.rollback()
+        cutoff = rights.months_before(now, settings.retention_months)
+        erased = 0
+        for subject in report.to_erase:
+            with context.session_factory() as db:
+                erased += rights.erase_for_retention(db, plugins, settings, subject, cutoff=cutoff)
+                db.commit()
+        report.erased = erased
     return report
 
 

@@ -151,6 +151,9 @@ class PurgeReport:
     removed: dict[str, int] = field(default_factory=dict)
     # The warnings to send once the purge's transaction has committed: (email, language).
     mail: list[tuple[str, str]] = field(default_factory=list)
+    # Whom to erase: each in a transaction of its own (`erase_for_retention`), so that one
+    # person's erasure is all or nothing and a long run never holds the database for long.
+    to_erase: list[DataSubject] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         verb = "would be" if self.dry_run else "were"
@@ -163,6 +166,17 @@ class PurgeReport:
         return out
 
 
+def erase_for_retention(db: Session, plugins: Plugins, settings, subject: DataSubject, *, cutoff: datetime) -> bool:
+    """Erase one person the retention rule reached, if they are still inactive now (they may have
+    signed in since the list was made). The caller commits."""
+    if subject.person_id not in {c.person_id for c in plugins.retention.candidates(db, cutoff=cutoff, person_id=subject.person_id)}:
+        return False
+    erase(db, plugins, settings, subject, channel=ErasureChannel.retention)
+    record_event(db, actor_account_id=None, actor_role="service", subject_person_id=subject.person_id,
+                 action=AuditAction.erased, route="privacy:retention_purge")  # fmt: skip
+    return True
+
+
 def months_before(now: datetime, months: int) -> datetime:
     # A month here is 30.44 days (a year / 12): retention periods are stated in whole months.
     return now - timedelta(days=months * 30.44)
@@ -172,7 +186,8 @@ def purge(db: Session, plugins: Plugins, settings, *, now: datetime | None = Non
     """One pass of the retention rule. Idempotent: a second pass finds nothing new to do.
 
     - people inactive for `retention_months` are warned (once per spell of inactivity);
-    - those warned at least `retention_warning_days` ago, and inactive since, are erased;
+    - those warned at least `retention_warning_days` ago, and inactive since, are listed in
+      `to_erase` (the caller erases each with `erase_for_retention`, one transaction each);
     - audit events older than `audit_retention_months` go; each domain's purger removes its
       expired secrets (sessions, tokens, reset links, claim codes).
     """
@@ -185,10 +200,7 @@ def purge(db: Session, plugins: Plugins, settings, *, now: datetime | None = Non
         warned = candidate.warned_at is not None and candidate.warned_at >= cutoff
         if warned and candidate.warned_at <= warned_before:
             report.erased += 1
-            if not dry_run:
-                erase(db, plugins, settings, DataSubject(candidate.person_id, candidate.account_id), channel=ErasureChannel.retention)
-                record_event(db, actor_account_id=None, actor_role="service", subject_person_id=candidate.person_id,
-                             action=AuditAction.erased, route="privacy:retention_purge")  # fmt: skip
+            report.to_erase.append(DataSubject(candidate.person_id, candidate.account_id))
         elif not warned:
             report.warned += 1
             if not dry_run:

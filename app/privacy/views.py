@@ -27,6 +27,7 @@ from app.privacy.dependencies import erase_own, export_for, own_subject, record_
 from app.privacy.notices import CURRENT_NOTICE_VERSION, known_versions, notice
 
 router = APIRouter(dependencies=[Depends(load_account)], include_in_schema=False)
+LARGEST_ID = 2**31 - 1
 
 citizen_actor = require_actor(Role.citizen)
 CitizenActor = Annotated[Actor, Depends(citizen_actor)]
@@ -140,8 +141,12 @@ def admin_audit(
     from app.core.validation import id_from_text
 
     errors = []
-    person_id = id_from_text(person) if person.strip() else None
-    account_id = id_from_text(account) if account.strip() else None
+    def number(text: str) -> int | None:
+        found = id_from_text(text)
+        return found if found is not None and found <= LARGEST_ID else None  # ids are 32-bit on PostgreSQL
+
+    person_id = number(person) if person.strip() else None
+    account_id = number(account) if account.strip() else None
     if person.strip() and person_id is None:
         errors.append(FieldError("person", N_("Enter a person's number, like 1234")))
     if account.strip() and account_id is None:

@@ -119,7 +119,7 @@ class Retention:
     def __init__(self, plugins) -> None:
         self.plugins = plugins
 
-    def candidates(self, db: Session, *, cutoff: datetime) -> list[RetentionCandidate]:
+    def candidates(self, db: Session, *, cutoff: datetime, person_id: int | None = None) -> list[RetentionCandidate]:
         live = or_(
             *(
                 exists().where(
@@ -130,7 +130,8 @@ class Retention:
             )
         )
         signed_in = and_(Account.last_signed_in_at.is_not(None), Account.last_signed_in_at >= cutoff)
-        account_new = Account.created_at >= cutoff
+        # Both tests hold only with an account: outer-joined NULLs must not hide account-less people.
+        account_new = and_(Account.id.is_not(None), Account.created_at >= cutoff)
         others = [rule(Person.id, cutoff) for rule in self.plugins.activity_rules]
         rows = db.execute(
             select(Person.id, Person.account_id, Person.email, Account.email, Account.language, Person.retention_warned_at)
@@ -142,6 +143,7 @@ class Retention:
                 not_(live),
                 not_(or_(signed_in, account_new)),
                 *[not_(clause) for clause in others],
+                *([Person.id == person_id] if person_id is not None else []),
             )
             .order_by(Person.id)
         ).all()

@@ -8,7 +8,8 @@
   what two people share: matches, their messages, introductions) to their records becomes
   RESTRICT. People are anonymised, never deleted (`app.privacy.rights`).
 - `erasure_record`: who asked for an erasure, how, and when it was done (no personal data).
-- `account.last_signed_in_at`, `person.retention_warned_at`, `person.erased_at` for retention.
+- `account.last_signed_in_at` (existing accounts start their retention clock at this migration),
+  `person.retention_warned_at`, `person.erased_at` for retention.
 
 Revision ID: 0014
 Revises: 0013
@@ -119,6 +120,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("account", schema=None) as batch_op:
         batch_op.add_column(sa.Column("last_signed_in_at", UTC, nullable=True))
+    # Nobody knows when existing accounts last signed in: the retention clock starts now for them,
+    # rather than counting every older account as unused on the first purge.
+    accounts = sa.table("account", sa.column("last_signed_in_at", UTC))
+    op.execute(accounts.update().values(last_signed_in_at=sa.func.current_timestamp()))
     with op.batch_alter_table("person", schema=None) as batch_op:
         batch_op.add_column(sa.Column("retention_warned_at", UTC, nullable=True))
         batch_op.add_column(sa.Column("erased_at", UTC, nullable=True))

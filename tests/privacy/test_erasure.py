@@ -4,13 +4,17 @@ totals do not move; no foreign key lets a person's deletion reach anyone else's 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.accounts.models import Account, ApiToken, UserSession
-from app.matching.models import Match, MatchMessage, MatchStatus
+from app.core.db import utcnow
+from app.linkers.timeliness import local_date
+from app.matching.models import Match, MatchMessage, MatchSide, MatchStatus
 from app.models import metadata
 from app.privacy.audit import AuditEvent
 from app.privacy.models import ConsentRecord, ErasureRecord
@@ -98,7 +102,7 @@ def test_a_linker_erases_a_person_at_their_request_and_the_request_is_recorded(c
     missing = post_form(client, f"/linkers/people/{peggy.id}/erase", {}, token_from=f"/linkers/people/{peggy.id}/erase")
     assert missing.status_code == 422 and "Choose how they asked" in missing.text and "Confirm that they asked" in missing.text
     done = post_form(
-        client, f"/linkers/people/{peggy.id}/erase", {"channel": "phone", "requested_on": "2026-11-30", "confirmed": "yes"},
+        client, f"/linkers/people/{peggy.id}/erase", {"channel": "phone", "requested_on": local_date(utcnow()).isoformat(), "confirmed": "yes"},
         token_from=f"/linkers/people/{peggy.id}/erase",
     )  # fmt: skip
     assert done.status_code == 303
@@ -130,3 +134,39 @@ def test_the_database_refuses_to_delete_a_person_who_has_records(client, db, set
     db.expire_all()
     assert db.get(Person, bryn.person.id) is not None
     assert db.execute(select(func.count()).select_from(ConsentRecord).where(ConsentRecord.person_id == bryn.person.id)).scalar_one() > 0
+
+
+def test_erasure_takes_the_name_out_of_what_linkers_wrote_about_others_and_the_persons_own_outcome(client, db, settings, places, linker):
+    from app.linkers import service as linkers
+    from app.linkers.models import CaseNote, FollowUp
+
+    _rhian, bryn, _need, _gift, match = _matched_pair(client, db, settings)
+    peggy = assisted(db, settings, linker)
+    note = linkers.add_note(db, person_id=peggy.id, author_id=linker.id, body="Peggy knows Bryn Zephaniah from chapel; will ask him")
+    follow_up = linkers.add_follow_up(db, person_id=peggy.id, by_id=linker.id, due_on=utcnow().date() + timedelta(days=3),
+                                      what="Ask Bryn about the ladder")  # fmt: skip
+    kept = db.get(Match, match["id"])
+    kept.outcome, kept.ended_by = "Bryn left his number: 01632 960 123", MatchSide.offer
+    db.add(kept)
+    db.commit()
+
+    done = client.request("DELETE", "/api/v1/me", json={"password": PASSWORD}, headers=api_token(client, bryn.account))
+    assert done.status_code == 204
+    db.expire_all()
+    assert db.get(CaseNote, note.id).body == "Peggy knows [a former member] from chapel; will ask him"
+    assert db.get(FollowUp, follow_up.id).what == "Ask [a former member] about the ladder"
+    assert db.get(Match, match["id"]).outcome is None and where_text_appears(db, "960 123") == []
+    assert where_text_appears(db, "Zephaniah") == []
+
+
+def test_a_refused_erasure_form_is_not_logged_as_an_erasure(client, db, settings, places, linker):
+    peggy = assisted(db, settings, linker)
+    sign_in(client, linker)
+    refused = post_form(
+        client, f"/linkers/people/{peggy.id}/erase", {"channel": "phone", "requested_on": "2001-01-01", "confirmed": "yes"},
+        token_from=f"/linkers/people/{peggy.id}/erase",
+    )  # fmt: skip
+    assert refused.status_code == 422 and "before they were registered" in refused.text
+    actions = db.execute(select(AuditEvent.action).where(AuditEvent.subject_person_id == peggy.id)).scalars().all()
+    assert "erased" not in {a.value for a in actions}
+    assert db.get(Person, peggy.id).erased_at is None

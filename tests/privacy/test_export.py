@@ -119,6 +119,7 @@ def test_the_admins_audit_search_finds_by_person_and_by_account_and_is_itself_au
     by_account = client.get(f"/admin/audit?account={linker.id}")
     assert by_account.status_code == 200 and "linkers:person" in by_account.text
     assert client.get("/admin/audit?person=twelve").status_code == 422
+    assert client.get("/admin/audit?person=999999999999").status_code == 422
     searches = db.execute(select(AuditEvent).where(AuditEvent.route == "privacy:admin_audit")).scalars().all()
     assert [(e.actor_account_id, e.subject_person_id) for e in searches] == [(admin.id, peggy.id), (admin.id, None)]
     sign_in(client, linker)

@@ -16,7 +16,7 @@ from app.main import create_app
 from app.privacy import jobs as privacy_jobs
 from app.privacy.audit import AuditAction, AuditEvent, AuditOutcome
 from app.privacy.models import ErasureRecord
-from app.registry.models import Person
+from app.registry.models import HelpRequest, ItemStatus, Offer, Person
 from tests.matching.conftest import citizen, offer
 from tests.privacy.conftest import where_text_appears
 
@@ -104,3 +104,29 @@ def test_the_purge_command_prints_counts_only(fresh_database, marketplace):
     assert "dry run, nothing changed" in out and "people warned that their record will be erased: 0" in out
     code, out, err = marketplace(["purge"], fresh_database)
     assert code == 0 and "sessions that were removed: 0" in out
+
+
+def test_someone_registered_by_a_linker_without_an_account_is_in_the_rule_too(context, smtp, client, db, settings, places, linker):
+    from tests.conftest import api_token
+    from tests.linkers.conftest import assisted
+    from tests.matching.conftest import request
+
+    # Two others in an open match, both quiet for years: the match keeps them (and only them) in.
+    giver, seeker = citizen(db, settings, "Gethin Giver"), citizen(db, settings, "Seren Seeker")
+    proposed = client.post("/api/v1/matches", json={"offer_id": offer(db, giver).id, "request_id": request(db, seeker).id},
+                           headers=api_token(client, seeker.account))  # fmt: skip
+    assert proposed.status_code == 201
+    for quiet in (giver, seeker):
+        _gone_quiet(db, quiet)
+    for model in (Offer, HelpRequest):
+        db.execute(update(model).values(status=ItemStatus.paused, updated_at=utcnow() - timedelta(days=800)))
+    peggy = assisted(db, settings, linker, name="Peggy Pennyworth")
+    db.execute(update(Person).where(Person.id == peggy.id).values(created_at=utcnow() - timedelta(days=800), updated_at=utcnow() - timedelta(days=800)))
+    db.commit()
+    first = privacy_jobs.run_purge(context)
+    assert first.warned == 1 and first.mail == []  # no email address: nobody to write to
+    later = privacy_jobs.run_purge(context, now=utcnow() + timedelta(days=settings.retention_warning_days + 1))
+    assert later.erased == 1
+    db.expire_all()
+    assert db.get(Person, peggy.id).erased_at is not None and where_text_appears(db, "Pennyworth") == []
+    assert db.get(Person, giver.person.id).erased_at is None and db.get(Person, seeker.person.id).erased_at is None
