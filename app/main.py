@@ -28,7 +28,7 @@ from app.core.plugins import Plugins
 from app.core.routes import remember_route_paths
 
 # Lowest first: each domain may use the hooks of those before it, never those after.
-DOMAINS = ("app.accounts", "app.privacy", "app.registry", "app.matching", "app.linkers")
+DOMAINS = ("app.accounts", "app.privacy", "app.registry", "app.matching", "app.linkers", "app.reports")
 
 
 def domain_plugins(domains: tuple[str, ...] = DOMAINS) -> list:

@@ -28,6 +28,7 @@ from app.registry.models import (
     SkillCategory,
     Ward,
 )
+from app.reports.models import ReportSnapshot
 
 metadata = SQLModel.metadata
 
@@ -58,6 +59,7 @@ __all__ = [
     "PasswordResetToken",
     "Person",
     "PostcodeLocation",
+    "ReportSnapshot",
     "Skill",
     "SkillCategory",
     "UserSession",

@@ -78,6 +78,20 @@ class Settings(BaseSettings):
     retention_warning_days: int = Field(default=30, ge=1, le=365)
     audit_retention_months: int = Field(default=72, ge=1, le=600)
 
+    # Social value (reports): what an hour given and a regular volunteer's year are worth, with
+    # where each figure comes from (shown beside it). Defaults are public figures; a council
+    # using its own TOMs proxies or a licensed value set puts those here, never in the code.
+    social_value_per_hour: float = Field(default=12.71, ge=0, le=10_000)
+    social_value_per_hour_source: str = Field(
+        default="Replacement cost: the National Living Wage for people aged 21 and over, from April 2026 (£12.71 an hour)",
+        max_length=300,
+    )
+    social_value_per_volunteer_year: float = Field(default=2012.0, ge=0, le=1_000_000)
+    social_value_per_volunteer_year_source: str = Field(
+        default="DCMS and London Economics, the wellbeing value of regular volunteering, 2021 to 2022 (£2,012 a volunteer a year)",
+        max_length=300,
+    )
+
     # Background jobs (app/core/jobs.py): each job is retried this many times, this far apart,
     # before it counts as failed. `jobs_immediate` runs jobs in the process that enqueues them,
     # just after the commit (tests; a quick look without `marketplace worker`).

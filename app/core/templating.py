@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -23,6 +25,8 @@ from starlette.responses import HTMLResponse
 
 from app.core import i18n
 from app.core.i18n import N_
+
+BOROUGH_TIME = ZoneInfo("Europe/London")
 
 FLASH_COOKIE = "marketplace_flash"
 # Flash messages travel as keys, never as text: nothing a person typed goes into a cookie.
@@ -65,6 +69,7 @@ def _templates(templates_dir: str, auto_reload: bool = True) -> Jinja2Templates:
     env.filters["sentence"] = sentence_case
     env.filters["translate"] = i18n.translate_filter
     env.filters["long_date"] = i18n.long_date_filter
+    env.filters["local_time"] = local_time
     env.filters["password_texts"] = password_texts
     env.globals["field_error"] = field_error
     env.globals["error_list"] = error_list
@@ -74,6 +79,11 @@ def _templates(templates_dir: str, auto_reload: bool = True) -> Jinja2Templates:
 def jinja_env(templates_dir: str | Path) -> Environment:
     """The shared environment, for rendering outside a request (mail)."""
     return _templates(str(templates_dir)).env
+
+
+def local_time(value: datetime) -> str:
+    """"14:05", in the borough's time (Europe/London)."""
+    return value.astimezone(BOROUGH_TIME).strftime("%H:%M")
 
 
 def sentence_case(text: str) -> str:

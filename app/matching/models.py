@@ -132,9 +132,9 @@ class Match(SQLModel, table=True):
     cancel_reason: str | None = Field(default=None, max_length=300)
     offer_minutes: int | None = None
     request_minutes: int | None = None
-    proposed_at: datetime | None = Field(sa_type=UTCDateTime, default=None)  # the answer clock starts here
-    accepted_at: datetime | None = Field(sa_type=UTCDateTime, default=None)
-    completed_at: datetime | None = Field(sa_type=UTCDateTime, default=None)
+    proposed_at: datetime | None = Field(sa_type=UTCDateTime, default=None, index=True)  # the answer clock starts here
+    accepted_at: datetime | None = Field(sa_type=UTCDateTime, default=None, index=True)
+    completed_at: datetime | None = Field(sa_type=UTCDateTime, default=None, index=True)
 
 
 class MatchMessage(SQLModel, table=True):

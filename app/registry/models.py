@@ -56,7 +56,7 @@ class Person(SQLModel, table=True):
     access_needs: str | None = Field(default=None, max_length=1000)
     language_needs: str | None = Field(default=None, max_length=200)
     created_by_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL", index=True)
-    created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
+    created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow, index=True)
     updated_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
     # Retention: when we wrote to say the record would be erased for lack of use; and when it was
     # erased (the row stays, anonymised, as the subject of the evidence others rely on).
@@ -134,6 +134,8 @@ class ItemFields(SQLModel):
     created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
     updated_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
     closed_at: datetime | None = Field(sa_type=UTCDateTime, default=None)
+    # When it first went live (reports count from here; reopening keeps the first date).
+    published_at: datetime | None = Field(sa_type=UTCDateTime, default=None, index=True)
 
 
 class Offer(ItemFields, table=True):

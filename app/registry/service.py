@@ -414,6 +414,7 @@ def create_item(db: Session, *, kind: ItemKind, person: Person, data: OfferCreat
     if errors:
         raise InvalidInput(errors)
     item.status = ItemStatus.active
+    item.published_at = utcnow()
     db.add(item)
     db.flush()
     return item
@@ -460,6 +461,8 @@ def change_status(db: Session, *, kind: ItemKind, item: Item, action: str) -> It
         if item.expires_at <= now:
             item.expires_at = now + DEFAULT_LIFETIME  # reopening something old gives it a fresh six months
     item.status = target
+    if target is ItemStatus.active and item.published_at is None:
+        item.published_at = now
     item.closed_at = now if target is ItemStatus.closed else None
     item.updated_at = now
     db.add(item)

@@ -26,17 +26,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.core.i18n import N_
+
 SUPPRESS_FROM, SUPPRESS_TO = 1, 7
 ROUND_TO = 5
 MIN_PEOPLE_FOR_AVERAGE = 10
 MIN_PEOPLE_PER_WARD = 10
 OTHER_WARDS = "other"
-RULE = (
+RULE = N_(
     "Counts from 1 to 7 are not shown ([c]); other counts are rounded to the nearest 5, and totals "
     "are rounded from the exact figures, so rows may not add up to the total exactly. Where one "
     "figure in a row or column is not shown, another is hidden too, so that it cannot be worked out "
     "from the total. Medians and averages are shown only where at least 10 people stand behind them. "
-    "Wards with fewer than 10 registered people are counted together as \"other wards\"."
+    'Wards with fewer than 10 registered people are counted together as "other wards".'
 )
 
 Cell = tuple[int, int]
@@ -74,7 +76,10 @@ def mean_or_none(values: Sequence[float], *, places: int = 1) -> float | None:
 def ward_groups(registered_by_ward: Mapping[str, int]) -> dict[str, str]:
     """Ward code -> the ward it is reported as: itself, or "other wards" when fewer than 10 people
     are registered there."""
-    return {ward: (ward if count >= MIN_PEOPLE_PER_WARD else OTHER_WARDS) for ward, count in registered_by_ward.items()}
+    return {
+        ward: (ward if count >= MIN_PEOPLE_PER_WARD else OTHER_WARDS)
+        for ward, count in registered_by_ward.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,9 @@ class _Grid:
     def build(cls, cells, row_totals, column_totals, grand_total) -> _Grid:
         rows = len(cells)
         columns = len(cells[0]) if rows else 0
-        values: dict[Cell, int] = {(i, j): int(cells[i][j]) for i in range(rows) for j in range(columns)}
+        values: dict[Cell, int] = {
+            (i, j): int(cells[i][j]) for i in range(rows) for j in range(columns)
+        }
         lines: list[list[Cell]] = []
         totals: set[Cell] = set()
         if row_totals is not None:
@@ -148,7 +155,10 @@ def protect(
             break
         own_lines = [line for line in grid.lines if fixed in line]
         hidden_lines = [line for line in grid.lines if any(cell in suppressed for cell in line)]
-        if not (_hide_one_more(grid, suppressed, own_lines) or _hide_one_more(grid, suppressed, hidden_lines)):
+        if not (
+            _hide_one_more(grid, suppressed, own_lines)
+            or _hide_one_more(grid, suppressed, hidden_lines)
+        ):
             break  # every other cell is 0 or hidden already: nothing more can be hidden
 
     rows = len(cells)
@@ -166,7 +176,9 @@ def protect(
     )
 
 
-def protect_column(values: Sequence[int], total: int, *, also_suppress: Iterable[int] = ()) -> tuple[list[int | None], int | None, int]:
+def protect_column(
+    values: Sequence[int], total: int, *, also_suppress: Iterable[int] = ()
+) -> tuple[list[int | None], int | None, int]:
     """A one-way table (one figure per row, and its total): (rows, total, suppressed cells)."""
     extra = [(index, 0) for index in also_suppress]
     result = protect([[v] for v in values], column_totals=[total], also_suppress=extra)
@@ -192,7 +204,9 @@ def _hide_one_more(grid: _Grid, suppressed: set[Cell], lines: list[list[Cell]]) 
 def _two_in_every_line(grid: _Grid, suppressed: set[Cell]) -> bool:
     """Hide one more cell in the first line that has exactly one hidden; True if it did."""
     for line in grid.lines:
-        if sum(cell in suppressed for cell in line) == 1 and _hide_one_more(grid, suppressed, [line]):
+        if sum(cell in suppressed for cell in line) == 1 and _hide_one_more(
+            grid, suppressed, [line]
+        ):
             return True
     return False
 

@@ -25,9 +25,18 @@ def tables(draw, *, max_rows=7, max_columns=5):
 def _protect(cells, shape):
     rows, columns = len(cells), len(cells[0])
     row_totals = [sum(row) for row in cells] if shape in ("two_way", "rows_only") else None
-    column_totals = [sum(cells[i][j] for i in range(rows)) for j in range(columns)] if shape in ("two_way", "columns_only") else None
+    column_totals = (
+        [sum(cells[i][j] for i in range(rows)) for j in range(columns)]
+        if shape in ("two_way", "columns_only")
+        else None
+    )
     grand = sum(map(sum, cells))
-    return d.protect(cells, row_totals=row_totals, column_totals=column_totals, grand_total=grand), row_totals, column_totals, grand
+    return (
+        d.protect(cells, row_totals=row_totals, column_totals=column_totals, grand_total=grand),
+        row_totals,
+        column_totals,
+        grand,
+    )
 
 
 def _published(result):
@@ -66,18 +75,28 @@ def test_no_hidden_cell_can_be_worked_out_from_its_row_column_and_total(table):
     cells, shape = table
     result, row_totals, column_totals, _ = _protect(cells, shape)
     rows, columns = len(cells), len(cells[0])
-    lines = d.lines_of(rows, columns, row_totals=row_totals is not None, column_totals=column_totals is not None, grand_total=True)
+    lines = d.lines_of(
+        rows,
+        columns,
+        row_totals=row_totals is not None,
+        column_totals=column_totals is not None,
+        grand_total=True,
+    )
     hidden = _hidden(result)
     for line in lines:
-        assert sum(cell in hidden for cell in line) != 1, "a line with one hidden cell gives it away"
+        assert sum(cell in hidden for cell in line) != 1, (
+            "a line with one hidden cell gives it away"
+        )
     assert d.recoverable(lines, hidden) == set()
 
 
 @settings(max_examples=300, deadline=None)
 @given(tables())
-def test_zero_stays_zero_small_counts_are_hidden_and_the_rest_are_rounded_from_the_exact_figure(table):
+def test_zero_stays_zero_small_counts_are_hidden_and_the_rest_are_rounded_from_the_exact_figure(
+    table,
+):
     cells, shape = table
-    result, row_totals, column_totals, grand = _protect(cells, shape)
+    result, _row_totals, _column_totals, grand = _protect(cells, shape)
     for i, row in enumerate(cells):
         for j, raw in enumerate(row):
             shown = result.cells[i][j]
@@ -88,7 +107,9 @@ def test_zero_stays_zero_small_counts_are_hidden_and_the_rest_are_rounded_from_t
             elif shown is not None:
                 assert shown == d.round_count(raw) and abs(shown - raw) <= 2
     if result.grand_total is not None:
-        assert result.grand_total == d.round_count(grand)  # from the exact total, not the rounded rows
+        assert result.grand_total == d.round_count(
+            grand
+        )  # from the exact total, not the rounded rows
 
 
 @settings(max_examples=200, deadline=None)
@@ -119,11 +140,26 @@ def test_a_two_way_table_hides_a_rectangle_not_a_lone_cell():
     result = d.protect(cells, row_totals=[43, 110], column_totals=[53, 100], grand_total=153)
     assert result.cells[0][0] is None
     hidden = _hidden(result)
-    assert d.recoverable(d.lines_of(2, 2, row_totals=True, column_totals=True, grand_total=True), hidden) == set()
+    assert (
+        d.recoverable(
+            d.lines_of(2, 2, row_totals=True, column_totals=True, grand_total=True), hidden
+        )
+        == set()
+    )
 
 
 def test_rounding():
-    assert [d.round_count(n) for n in (0, 8, 9, 10, 12, 13, 17, 18, 102)] == [0, 10, 10, 10, 10, 15, 15, 20, 100]
+    assert [d.round_count(n) for n in (0, 8, 9, 10, 12, 13, 17, 18, 102)] == [
+        0,
+        10,
+        10,
+        10,
+        10,
+        15,
+        15,
+        20,
+        100,
+    ]
     assert d.publish_count(7) is None and d.publish_count(0) == 0 and d.publish_count(8) == 10
     with pytest.raises(ValueError):
         d.round_count(-1)
@@ -131,7 +167,7 @@ def test_rounding():
 
 def test_also_suppress_hides_a_figure_that_stands_on_few_people():
     # 40 hours given by 2 matches: the hours are hidden even though 40 is not small.
-    shown, total, _ = d.protect_column([40, 300, 500], 840, also_suppress=[0])
+    shown, _total, _ = d.protect_column([40, 300, 500], 840, also_suppress=[0])
     assert shown[0] is None and shown.count(None) == 2
 
 
@@ -144,4 +180,9 @@ def test_medians_and_averages_need_ten_people():
 
 def test_small_wards_are_folded_into_other_wards():
     groups = d.ward_groups({"E05000001": 120, "E05000002": 9, "E05000003": 10, "E05000004": 0})
-    assert groups == {"E05000001": "E05000001", "E05000002": d.OTHER_WARDS, "E05000003": "E05000003", "E05000004": d.OTHER_WARDS}
+    assert groups == {
+        "E05000001": "E05000001",
+        "E05000002": d.OTHER_WARDS,
+        "E05000003": "E05000003",
+        "E05000004": d.OTHER_WARDS,
+    }
