@@ -41,7 +41,7 @@ def test_a_worker_gets_the_same_wiring_as_the_web_app(settings):
     assert wiring["item_sections"] == ["item_suggestions_section"]
     assert wiring["person_access"] == ["own_person_rule", "caseload_rule"]
     assert wiring["page_mounts"] == ["journeys", "suggestions"]
-    assert wiring["landing_pages"] == {"linker": "linkers:dashboard"}
+    assert wiring["landing_pages"] == {"linker": "linkers:dashboard", "staff": "reports:summary"}
     assert {"registered", "signed-out", "published", "skill-saved"} <= set(wiring["flash_messages"])
 
 
