@@ -62,6 +62,7 @@ def add_bench_commands(commands: Any) -> None:
     """`marketplace bench import-postcodes | pages | matching`."""
     from app.devtools.bench_import import add_bench_import
     from app.devtools.bench_pages import add_bench_pages
+    from app.devtools.bench_reports import add_bench_reports
 
     bench = commands.add_parser("bench", help="benchmarks that print their figures")
     benches = bench.add_subparsers(dest="bench", required=True)
@@ -69,6 +70,7 @@ def add_bench_commands(commands: Any) -> None:
     add_bench_pages(benches)
     add_bench_matching(benches)
     add_bench_live(benches)
+    add_bench_reports(benches)
 
 
 def _bench_matching(args: argparse.Namespace) -> int:
