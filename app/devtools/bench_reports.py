@@ -156,15 +156,3 @@ def cli_bench_reports(args: argparse.Namespace) -> int:
             f"  page {name:<32} p50 {page['p50_ms']:>7.1f} ms  p95 {page['p95_ms']:>7.1f} ms  ({page['requests']} requests)"
         )
     return 0
-
-
-def add_bench_reports(benches: Any) -> None:
-    parser = benches.add_parser(
-        "reports",
-        help="time every report page (and working each out cold) on a borough with a year of history",
-    )
-    parser.add_argument("--people", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--requests", type=int, default=50, help="timed requests per page")
-    parser.add_argument("--json", action="store_true")
-    parser.set_defaults(handler=cli_bench_reports)

@@ -62,7 +62,6 @@ def add_bench_commands(commands: Any) -> None:
     """`marketplace bench import-postcodes | pages | matching`."""
     from app.devtools.bench_import import add_bench_import
     from app.devtools.bench_pages import add_bench_pages
-    from app.devtools.bench_reports import add_bench_reports
 
     bench = commands.add_parser("bench", help="benchmarks that print their figures")
     benches = bench.add_subparsers(dest="bench", required=True)
@@ -113,3 +112,21 @@ def add_bench_live(benches: Any) -> None:
     )  # fmt: skip
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=_bench_live)
+
+
+def _bench_reports(args: argparse.Namespace) -> int:
+    # Imported only when run: the reports' disclosure control loads numpy.
+    from app.devtools.bench_reports import cli_bench_reports
+
+    return cli_bench_reports(args)
+
+
+def add_bench_reports(benches: Any) -> None:
+    parser = benches.add_parser(
+        "reports", help="time every report page (and working each out cold) on a borough with a year of history"
+    )
+    parser.add_argument("--people", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--requests", type=int, default=50, help="timed requests per page")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=_bench_reports)
