@@ -631,8 +631,3 @@ def category_names(db: Session) -> list[tuple[int, str, str]]:
             )
         )
     ]
-
-
-def last_activity(db: Session) -> datetime | None:
-    """The newest registration (to tell an empty report from a quiet one)."""
-    return db.execute(select(func.max(Person.created_at))).scalar()

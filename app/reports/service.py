@@ -155,11 +155,7 @@ def rows_for(db: Session, by: By, period: Period, *, ward: str | None, language:
         rows = ward_rows
         if ward_filter is not None:
             rows = [row for row in rows if row.key == ward]
-        if (
-            None not in groups
-            and not any(r.key == disclosure.OTHER_WARDS for r in rows)
-            and ward_filter is None
-        ):
+        if ward_filter is None and not any(r.key == disclosure.OTHER_WARDS for r in rows):
             rows = [*rows, Row(disclosure.OTHER_WARDS, "Other wards")]  # people with no ward known
         return Rows(rows, key_of, ward_filter)
     if by is By.month:
@@ -446,20 +442,6 @@ def social_value(db: Session, *, period: Period, settings: Settings) -> SocialVa
         value_per_hour_source=settings.social_value_per_hour_source,
         value_per_volunteer_year_source=settings.social_value_per_volunteer_year_source,
     )
-
-
-def headline(table: Table) -> dict[str, Any]:
-    """The summary's figures: a few totals, and the share of people who give as well as receive
-    (of the people with a live request, those who also had a live offer)."""
-    totals = table.totals
-    return {
-        "people_registered": totals["people_registered"],
-        "people_giving_and_receiving": totals["people_giving_and_receiving"],
-        "share_giving_and_receiving": table.extra.get("share_giving_and_receiving"),
-        "matches_completed": totals["matches_completed"],
-        "hours_given": totals["hours_given"],
-        "median_days_request_to_match": totals["median_days_request_to_match"],
-    }
 
 
 # --- snapshots: each report worked out once a day, or when first asked for ----------------------
