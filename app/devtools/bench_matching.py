@@ -46,11 +46,20 @@ def writes_in_background(factory, writes_per_second: float, seed: int) -> Iterat
 
     stop = threading.Event()
     written = [0]
+    failure: list[BaseException] = []
 
     def writer() -> None:
+        try:
+            write()
+        except BaseException as error:  # noqa: BLE001 - re-raised in the benchmark's own thread
+            failure.append(error)
+
+    def write() -> None:
         rng = random.Random(seed)
         with factory() as db:
-            ids = db.execute(select(Offer.id).where(Offer.status == ItemStatus.active).order_by(Offer.id)).scalars().all()
+            # Only offers matching uses: the owner's consent lets them go live again when reopened.
+            in_matching = registry.in_matching_clause(registry.OFFER)
+            ids = db.execute(select(Offer.id).where(in_matching).order_by(Offer.id)).scalars().all()
             db.rollback()
             paused: list[int] = []
             while not stop.wait(1 / writes_per_second):
@@ -76,6 +85,8 @@ def writes_in_background(factory, writes_per_second: float, seed: int) -> Iterat
     finally:
         stop.set()
         thread.join(timeout=60)
+        if failure:  # a writer that stopped early would make the "under writes" figures a lie
+            raise failure[0]
 
 
 def _suggest_timings_under_writes(factory, settings, request_ids: list[int], writes_per_second: float, seed: int) -> tuple[list[float], int]:
