@@ -14,7 +14,7 @@ from app.linkers.models import (
     FollowUp,
     MatchIntroduction,
 )
-from app.matching.models import Match, MatchMessage, MatchRun
+from app.matching.models import Match, MatchMessage, MatchRun, WellbeingAnswer
 from app.privacy.audit import AuditEvent
 from app.privacy.models import ConsentRecord, ErasureRecord
 from app.registry.models import (
@@ -64,5 +64,6 @@ __all__ = [
     "SkillCategory",
     "UserSession",
     "Ward",
+    "WellbeingAnswer",
     "metadata",
 ]

@@ -14,10 +14,11 @@ from app.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.core.i18n import N_
 from app.core.responses import see_other
 from app.core.templating import render
-from app.matching import service, workflow
+from app.core.validation import parse
+from app.matching import service, wellbeing, workflow
 from app.matching.dependencies import MatchAccess, load_match, side_for_pair
 from app.matching.labels import DECLINE_REASONS, STATUS_NAMES
-from app.matching.models import DeclineReason, MatchSide
+from app.matching.models import DeclineReason, MatchSide, WellbeingStage
 from app.privacy.audit import AuditAction
 from app.registry.dependencies import CitizenActor, CitizenPerson
 from app.registry.service import OFFER, REQUEST
@@ -30,6 +31,7 @@ FLASH_MESSAGES = {
     "message-sent": N_("Your message has been sent."),
     "match-mail-on": N_("We will email you when there is news about your matches."),
     "match-mail-off": N_("We will not email you about your matches. Your matches page always shows the news."),
+    "wellbeing-saved": N_("Thank you. Your answers have been saved."),
 }
 EVENTS = {e.value: e for e in workflow.Event if e not in (workflow.Event.propose, workflow.Event.expire)}
 
@@ -54,6 +56,7 @@ def match_page(request: Request, db, access: MatchAccess, *, errors=None, status
         "broker": db.get(Account, match.brokered_by_account_id) if match.brokered_by_account_id else None,
         "status_names": STATUS_NAMES,
         "decline_reasons": DECLINE_REASONS,
+        "wellbeing_due": service.wellbeing_due(db, match=match, person_id=access.subject.id),
         "errors": errors or [],
         "conflict": conflict,
     }
@@ -138,7 +141,59 @@ def match_message(
     return see_other(request, request.url_for("matching:match", match_id=match_id).path + "#messages", flash="message-sent")
 
 
-# After the messages route, which it would otherwise swallow.
+def wellbeing_page(
+    request: Request, *, stage: WellbeingStage, form_action: str, back_url: str, form=None, errors=None,
+    side: str | None = None, for_person: str | None = None,
+) -> Response:  # fmt: skip
+    """The four optional questions; also the linkers' page, asking for a person on their caseload."""
+    context = {
+        "stage": stage.value, "form_action": form_action, "back_url": back_url, "form": form or {},
+        "errors": errors or [], "measures": wellbeing.MEASURES, "questions": wellbeing.QUESTIONS,
+        "side": side, "for_person": for_person,
+    }  # fmt: skip
+    return render(request, "matching/wellbeing.html", context, status_code=422 if errors else 200)
+
+
+def save_wellbeing(db, access: MatchAccess, form, *, recorded_by: int) -> None:
+    """Parse and keep the answers for the side `access` acts for (InvalidInput says what is wrong)."""
+    stage = WellbeingStage(form.get("stage")) if form.get("stage") in WellbeingStage._value2member_map_ else None
+    if stage is None:
+        raise InvalidInput(FieldError("stage", N_("These questions have been answered already")))
+    answers = parse(wellbeing.WellbeingAnswers, {measure: form.get(measure) for measure in wellbeing.MEASURES})
+    service.record_wellbeing(
+        db, match=access.match, person_id=access.subject.id, stage=stage, answers=answers, recorded_by=recorded_by
+    )  # fmt: skip
+
+
+@router.get("/matches/{match_id:int}/wellbeing", name="matching:wellbeing")
+def wellbeing_form(request: Request, db: DbSession, actor: CitizenActor, match_id: int) -> Response:
+    access = load_match(request, db, actor, match_id)
+    back = request.url_for("matching:match", match_id=match_id).path
+    stage = service.wellbeing_due(db, match=access.match, person_id=access.subject.id)
+    if stage is None:  # answered already, or not asked at this point: the match page says what is next
+        return see_other(request, back)
+    action = request.url_for("matching:wellbeing_save", match_id=match_id).path
+    return wellbeing_page(request, stage=stage, form_action=action, back_url=back)
+
+
+@router.post("/matches/{match_id:int}/wellbeing", name="matching:wellbeing_save")
+async def wellbeing_save(request: Request, db: DbSession, actor: CitizenActor, match_id: int) -> Response:
+    access = load_match(request, db, actor, match_id, AuditAction.changed)
+    form = await request.form()
+    back = request.url_for("matching:match", match_id=match_id).path
+    try:
+        save_wellbeing(db, access, form, recorded_by=actor.account_id)
+    except InvalidInput as error:
+        due = service.wellbeing_due(db, match=access.match, person_id=access.subject.id)
+        if due is None:
+            return see_other(request, back)
+        action = request.url_for("matching:wellbeing_save", match_id=match_id).path
+        values = {measure: str(form.get(measure, "")) for measure in wellbeing.MEASURES}
+        return wellbeing_page(request, stage=due, form_action=action, back_url=back, form=values, errors=error.errors)
+    return see_other(request, back, flash="wellbeing-saved")
+
+
+# After the messages and wellbeing routes, which it would otherwise swallow.
 @router.post("/matches/{match_id:int}/{action}", name="matching:match_action")
 def match_action(
     request: Request, db: DbSession, actor: CitizenActor, match_id: int, action: str,

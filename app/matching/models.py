@@ -149,3 +149,46 @@ class MatchMessage(SQLModel, table=True):
     sender_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")
     body: str = Field(sa_type=sa.Text)
     created_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
+
+
+class WellbeingStage(str, enum.Enum):
+    before = "before"  # before a person's first match is completed: their starting point
+    after = "after"  # after a match is completed
+
+
+class WellbeingAnswer(SQLModel, table=True):
+    """A person's own answers to the four ONS personal wellbeing questions (0 to 10), given on a
+    match page, optionally. Never shown to anyone else: reports see only totals and averages of 10
+    or more people (`app.reports`); the person sees them in their data export and erasure deletes
+    them."""
+
+    __tablename__ = "wellbeing_answer"
+    __table_args__ = (
+        # One starting point per person; one "after" per person and match.
+        sa.Index(
+            "uq_wellbeing_answer_before",
+            "person_id",
+            unique=True,
+            sqlite_where=sa.text("stage = 'before'"),
+            postgresql_where=sa.text("stage = 'before'"),
+        ),
+        sa.UniqueConstraint("person_id", "match_id", "stage"),
+        sa.Index("ix_wellbeing_answer_stage_answered_at", "stage", "answered_at"),
+        *(
+            sa.CheckConstraint(f"{measure} >= 0 AND {measure} <= 10", name=f"{measure}_range")
+            for measure in ("life_satisfaction", "worthwhile", "happiness", "anxiety")
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # RESTRICT: erasure deletes a person's answers itself (app.matching.privacy).
+    person_id: int = Field(foreign_key="person.id", ondelete="RESTRICT")
+    match_id: int = Field(foreign_key="match.id", index=True, ondelete="RESTRICT")
+    stage: WellbeingStage = Field(sa_type=enum_column(WellbeingStage, 8))
+    life_satisfaction: int
+    worthwhile: int
+    happiness: int
+    anxiety: int
+    answered_at: datetime = Field(sa_type=UTCDateTime, default_factory=utcnow)
+    # Who typed them in: the person, or a linker who asked them (by phone, say).
+    recorded_by_account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="SET NULL")

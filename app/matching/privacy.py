@@ -1,17 +1,18 @@
-"""Matching's part in the privacy rights: a person's matches (the other side anonymised) and the
-messages they wrote, in an export; at erasure, open matches end (the other person is told
-neutrally), the person's messages and reasons go, and their name is taken out of what the other
-side wrote. The matches themselves stay: they are the other person's history too, and reports
-count them and the hours given."""
+"""Matching's part in the privacy rights: a person's matches (the other side anonymised), the
+messages they wrote and their wellbeing answers, in an export; at erasure, open matches end (the
+other person is told neutrally), the person's messages, reasons and wellbeing answers go, and
+their name is taken out of what the other side wrote. The matches themselves stay: they are the
+other person's history too, and reports count them and the hours given."""
 
 from __future__ import annotations
 
-from sqlalchemy import exists, or_, update
+from sqlalchemy import delete, exists, or_, update
 from sqlmodel import Session
 
 from app.core.plugins import DataSubject
 from app.matching import service
-from app.matching.models import OPEN_STATUSES, Match, MatchMessage
+from app.matching.models import OPEN_STATUSES, Match, MatchMessage, WellbeingAnswer
+from app.matching.wellbeing import MEASURES
 from app.privacy.scrub import name_pattern, scrub
 from app.registry.models import HelpRequest, Offer, Person
 
@@ -46,6 +47,19 @@ def export(db: Session, subject: DataSubject, settings=None) -> dict:
         for message in service.messages_of(db, match_id=match.id):
             if message.sender_side == side:
                 messages.append({"match_id": match.id, "sent_at": message.created_at, "body": message.body})
+    # Wellbeing answers go with the match they were given on (the export's keys are a contract).
+    by_match = {entry["id"]: entry for entry in matches}
+    for entry in matches:
+        entry["my_wellbeing_answers"] = []
+    for answer in service.wellbeing_answers_of(db, person_id=subject.person_id):
+        if answer.match_id in by_match:
+            by_match[answer.match_id]["my_wellbeing_answers"].append(
+                {
+                    "stage": answer.stage.value,
+                    **{measure: getattr(answer, measure) for measure in MEASURES},
+                    "answered_at": answer.answered_at,
+                }
+            )
     return {"matches": matches, "messages": messages}
 
 
@@ -72,6 +86,8 @@ def erase(db: Session, subject: DataSubject, settings=None, *, mailer=None) -> N
         match.outcome = scrub(match.outcome, pattern)
         match.explanation = scrub(match.explanation, pattern)
         db.add(match)
+    # Their wellbeing answers are theirs alone: they go (reports lose one person from each figure).
+    db.execute(delete(WellbeingAnswer).where(WellbeingAnswer.person_id == subject.person_id))
     db.flush()
 
 

@@ -24,7 +24,7 @@ from app.core.db import begin_writing, utcnow
 from app.core.errors import Conflict, FieldError, InvalidInput
 from app.core.i18n import N_
 from app.core.mail import Mailer, render_mail, send_after_commit
-from app.matching import engine, loader, workflow
+from app.matching import engine, loader, wellbeing, workflow
 from app.matching.allocation import allocate_edges
 from app.matching.engine import Candidate, Context, Side, SideTable, Weights
 from app.matching.index import get_index
@@ -37,6 +37,8 @@ from app.matching.models import (
     MatchRun,
     MatchSide,
     MatchStatus,
+    WellbeingAnswer,
+    WellbeingStage,
 )
 from app.privacy import service as privacy
 from app.privacy.models import ConsentPurpose
@@ -713,3 +715,55 @@ def other_items(db: Session, kind: ItemKind, item_ids: list[int], *, for_linker:
             ward=wards.get(item.ward_code) if for_linker else None,
         )
     return out
+
+
+# --- the optional wellbeing questions (ONS4) on a match page --------------------------------------
+
+
+def _has_completed_match(db: Session, person_id: int) -> bool:
+    completed = Match.status == MatchStatus.completed
+    as_offer = select(Match.id).join(Offer, Offer.id == Match.offer_id).where(Offer.person_id == person_id, completed)
+    as_request = (
+        select(Match.id).join(HelpRequest, HelpRequest.id == Match.request_id).where(HelpRequest.person_id == person_id, completed)
+    )
+    return db.execute(as_offer.union_all(as_request).limit(1)).first() is not None
+
+
+def wellbeing_due(db: Session, *, match: Match, person_id: int) -> WellbeingStage | None:
+    """The wellbeing questions this person may answer on this match now (see `wellbeing.stage_due`)."""
+    answered = db.execute(
+        select(WellbeingAnswer.stage, WellbeingAnswer.match_id).where(WellbeingAnswer.person_id == person_id)
+    ).all()
+    return wellbeing.stage_due(
+        match_status=match.status,
+        has_starting_point=any(stage is WellbeingStage.before for stage, _match in answered),
+        has_completed_match=match.status is MatchStatus.completed or _has_completed_match(db, person_id),
+        answered_after_this_match=any(stage is WellbeingStage.after and match_id == match.id for stage, match_id in answered),
+    )
+
+
+def record_wellbeing(
+    db: Session, *, match: Match, person_id: int, stage: WellbeingStage, answers: wellbeing.WellbeingAnswers,
+    recorded_by: int | None,
+) -> WellbeingAnswer:  # fmt: skip
+    """Keep a person's four answers, once per stage (a second try, or a stage not asked now, is
+    refused with a plain message; the unique indexes settle two at the same moment)."""
+    if wellbeing_due(db, match=match, person_id=person_id) is not stage:
+        raise InvalidInput(FieldError("stage", N_("These questions have been answered already")))
+    row = WellbeingAnswer(
+        person_id=person_id, match_id=match.id, stage=stage, recorded_by_account_id=recorded_by, **answers.model_dump()
+    )  # fmt: skip
+    try:
+        with db.begin_nested():
+            db.add(row)
+    except IntegrityError:
+        raise InvalidInput(FieldError("stage", N_("These questions have been answered already"))) from None
+    return row
+
+
+def wellbeing_answers_of(db: Session, *, person_id: int) -> list[WellbeingAnswer]:
+    return list(
+        db.execute(
+            select(WellbeingAnswer).where(WellbeingAnswer.person_id == person_id).order_by(WellbeingAnswer.answered_at, WellbeingAnswer.id)
+        ).scalars()
+    )
