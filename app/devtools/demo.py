@@ -326,13 +326,14 @@ def delete_demo_data(session: Session) -> None:
         FollowUp,
         MatchIntroduction,
     )
-    from app.matching.models import Match, MatchMessage
+    from app.matching.models import Match, MatchMessage, WellbeingAnswer
     from app.privacy.models import ErasureRecord
 
     demo_matches = select(Match.id).where(or_(Match.offer_id.in_(demo_offers), Match.request_id.in_(demo_requests)))
     for statement in (
         delete(MatchIntroduction).where(MatchIntroduction.match_id.in_(demo_matches)),
         delete(MatchMessage).where(MatchMessage.match_id.in_(demo_matches)),
+        delete(WellbeingAnswer).where(WellbeingAnswer.match_id.in_(demo_matches)),
         update(CaseNote).where(CaseNote.match_id.in_(demo_matches)).values(match_id=None),
         delete(Match).where(Match.id.in_(demo_matches)),
         *(delete(model).where(model.person_id.in_(demo_people))

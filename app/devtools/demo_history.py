@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from app.devtools.demo import DEMO_POSTCODE_AREA, _insert, _reserve_ids
 from app.linkers.models import AttemptOutcome, CaseAssignment, ContactAttempt, FollowUp
-from app.matching.models import Match
+from app.matching.models import Match, WellbeingAnswer
 from app.registry.models import HelpRequest, Offer, Person
 
 MATCHED_SHARE = 0.45  # of requests live long enough, how many got a match in the year
@@ -34,6 +34,7 @@ OUTCOMES = (
 REASONS = ("not_now", "too_far", "not_needed", "other")
 MINUTES = (30, 45, 60, 60, 90, 120, 120, 180, 240)
 CASEWORK_SHARE = 0.03
+WELLBEING_SHARE = 0.6  # of the people on a completed match, how many answer the ONS questions
 
 
 def _choice(rng: random.Random, weighted: tuple[tuple[str, int], ...]) -> str:
@@ -74,6 +75,7 @@ def generate_history(
         return {"matches": 0, "casework": 0, "seconds": time.perf_counter() - started}
     postgres = session.connection().dialect.name == "postgresql"
     matches: list[dict[str, Any]] = []
+    people_of: list[tuple[int, int]] = []  # (helper, requester) of each match, in order
     for request_id, requester, request_live in requests:
         if rng.random() >= MATCHED_SHARE:
             continue
@@ -85,10 +87,13 @@ def generate_history(
             continue
         proposed = _between(rng, earliest, now - timedelta(days=1))
         matches.append(_match(rng, offer_id, request_id, proposed, now, postgres))
+        people_of.append((helper, requester))
     base = _reserve_ids(session, Match, len(matches))
     for index, row in enumerate(matches):
         row["id"] = base + index
     _insert(session, Match, matches)
+    answers = _wellbeing_answers(rng, matches, people_of, now)
+    _insert(session, WellbeingAnswer, answers)
 
     assignments, attempts, follow_ups = _casework(
         session, rng, demo_people, now, year_ago, linker_id
@@ -99,6 +104,7 @@ def generate_history(
     return {
         "matches": len(matches),
         "casework": len(assignments),
+        "wellbeing_answers": len(answers),
         "seconds": time.perf_counter() - started,
     }
 
@@ -192,6 +198,57 @@ def _match(
         minutes_given=minutes,
     )
     return row
+
+
+def _score(rng: random.Random, mean: float) -> int:
+    return max(0, min(10, round(rng.gauss(mean, 2.0))))
+
+
+def _wellbeing_answers(
+    rng: random.Random, matches: list[dict[str, Any]], people_of: list[tuple[int, int]], now: datetime
+) -> list[dict[str, Any]]:
+    """Some people answer the ONS questions when their first match is under way and again when a
+    match is done; on the whole they feel a little better after (as such schemes often report)."""
+    started: dict[int, dict[str, int]] = {}
+    answers: list[dict[str, Any]] = []
+    order = sorted(range(len(matches)), key=lambda i: matches[i]["proposed_at"])
+    for index in order:
+        row = matches[index]
+        if row["status"] != "completed":
+            continue
+        for person_id in people_of[index]:
+            if rng.random() >= WELLBEING_SHARE:
+                continue
+            if person_id not in started:
+                before = {
+                    "life_satisfaction": _score(rng, 6.2),
+                    "worthwhile": _score(rng, 6.6),
+                    "happiness": _score(rng, 6.0),
+                    "anxiety": _score(rng, 3.8),
+                }
+                started[person_id] = before
+                answers.append(_answer(person_id, row, "before", before, row["accepted_at"]))
+            after = {
+                measure: max(0, min(10, value + rng.choice((-1, 0, 0, 1, 1, 2))))
+                for measure, value in started[person_id].items()
+                if measure != "anxiety"
+            }
+            anxiety = started[person_id]["anxiety"] + rng.choice((-2, -1, -1, 0, 0, 1))
+            after["anxiety"] = max(0, min(10, anxiety))
+            when = min(now - timedelta(minutes=1), row["completed_at"] + timedelta(hours=rng.randrange(1, 72)))
+            answers.append(_answer(person_id, row, "after", after, when))
+    return answers
+
+
+def _answer(person_id: int, match: dict[str, Any], stage: str, scores: dict[str, int], when) -> dict[str, Any]:
+    return {
+        "person_id": person_id,
+        "match_id": match["id"],
+        "stage": stage,
+        **scores,
+        "answered_at": when,
+        "recorded_by_account_id": None,
+    }
 
 
 def _casework(

@@ -16,7 +16,9 @@ from app.matching.models import MatchStatus, WellbeingStage
 MEASURES = ("life_satisfaction", "worthwhile", "happiness", "anxiety")
 QUESTIONS = {
     "life_satisfaction": N_("Overall, how satisfied are you with your life nowadays?"),
-    "worthwhile": N_("Overall, to what extent do you feel that the things you do in your life are worthwhile?"),
+    "worthwhile": N_(
+        "Overall, to what extent do you feel that the things you do in your life are worthwhile?"
+    ),
     "happiness": N_("Overall, how happy did you feel yesterday?"),
     "anxiety": N_("Overall, how anxious did you feel yesterday?"),
 }
@@ -28,12 +30,13 @@ MEASURE_NAMES = {
 }
 LOWEST, HIGHEST = 0, 10
 MISSING = {
-    "life_satisfaction": N_("Choose a number from 0 to 10 for how satisfied you are with your life"),
+    "life_satisfaction": N_(
+        "Choose a number from 0 to 10 for how satisfied you are with your life"
+    ),
     "worthwhile": N_("Choose a number from 0 to 10 for how worthwhile the things you do feel"),
     "happiness": N_("Choose a number from 0 to 10 for how happy you felt yesterday"),
     "anxiety": N_("Choose a number from 0 to 10 for how anxious you felt yesterday"),
 }
-
 
 
 # The ONS thresholds: (band, lowest score in it). For anxiety a lower score is better.

@@ -110,6 +110,32 @@ class LinkerWork(BaseModel):
     computed_at: str
 
 
+class OutcomeBand(BaseModel):
+    band: str
+    scores: str
+    before: Count
+    after: Count
+
+
+class OutcomeMeasure(BaseModel):
+    measure: str
+    mean_before: float | None
+    mean_after: float | None
+    mean_change: float | None
+    better_when_lower: bool
+    bands: list[OutcomeBand]
+
+
+class Outcomes(BaseModel):
+    from_: str
+    to: str
+    people_answered_both: Count
+    enough_people: bool
+    measures: list[OutcomeMeasure]
+    disclosure: Disclosure
+    computed_at: str
+
+
 def _period(raw_from: str | None, raw_to: str | None):
     return service.parse_period(raw_from, raw_to, local_date(utcnow()))
 
@@ -224,6 +250,36 @@ def linker_work(
             to=period.last.isoformat(),
             rows=figures["rows"],
             totals=figures["totals"],
+            disclosure=Disclosure(
+                rule=disclosure.RULE, suppressed_cells=figures["suppressed_cells"]
+            ),
+            computed_at=shot.computed_at.isoformat(),
+        )
+    )
+
+
+@router.get("/outcomes", response_model=None, responses={200: {"model": Outcomes}})
+def outcomes(
+    request: Request,
+    actor: ApiReader,
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: Annotated[str | None, Query()] = None,
+) -> dict[str, Any]:
+    """The ONS wellbeing answers of people who answered before their first match and after a
+    completed one: averages, average change and ONS bands, only where 10 or more answered both."""
+    period = _period(from_, to)
+    shot = service.snapshot(
+        request.app.state.session_factory, "outcomes", by=None, period=period, ward=None,
+        settings=request.app.state.settings,
+    )  # fmt: skip
+    figures = shot.figures
+    return _dump(
+        Outcomes(
+            from_=period.first.isoformat(),
+            to=period.last.isoformat(),
+            people_answered_both=figures["people_answered_both"],
+            enough_people=figures["enough_people"],
+            measures=figures["measures"],
             disclosure=Disclosure(
                 rule=disclosure.RULE, suppressed_cells=figures["suppressed_cells"]
             ),

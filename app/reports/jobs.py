@@ -24,6 +24,7 @@ USUAL = (
     ("linker_work", By.ward),
     ("linker_work", By.month),
     ("social_value", None),
+    ("outcomes", None),
 )
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Integer, case, distinct, func, literal, select, union, union_all
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from app.core.db import UTCDateTime
@@ -42,7 +43,8 @@ from app.linkers.models import (
     FollowUpResult,
 )
 from app.linkers.timeliness import LOCAL, contact_due_on, local_date, utc_midnight_after
-from app.matching.models import Match, MatchStatus
+from app.matching.models import Match, MatchStatus, WellbeingAnswer, WellbeingStage
+from app.matching.wellbeing import MEASURES
 from app.registry.models import HelpRequest, HelpRequestSkill, Offer, OfferSkill, Person, Skill
 
 
@@ -631,3 +633,33 @@ def category_names(db: Session) -> list[tuple[int, str, str]]:
             )
         )
     ]
+
+
+# --- outcomes: the ONS wellbeing answers ---------------------------------------------------------
+
+
+def wellbeing_pairs(db: Session, period: Period) -> list[tuple[dict[str, int], dict[str, int]]]:
+    """(starting point, latest answer after a completed match) for each person who gave both, the
+    latest "after" in the period. Never published: only averages and bands of 10 or more people."""
+    after = aliased(WellbeingAnswer)
+    in_period = (
+        after.stage == WellbeingStage.after,
+        after.answered_at >= literal(period.start, UTCDateTime),
+        after.answered_at < literal(period.end, UTCDateTime),
+    )
+    columns = [getattr(WellbeingAnswer, m) for m in MEASURES]
+    after_columns = [getattr(after, m) for m in MEASURES]
+    rows = db.execute(
+        select(WellbeingAnswer.person_id, *columns, after.answered_at, after.id, *after_columns)
+        .join(after, after.person_id == WellbeingAnswer.person_id)
+        .where(WellbeingAnswer.stage == WellbeingStage.before, *in_period)
+        .order_by(WellbeingAnswer.person_id, after.answered_at, after.id)
+    ).all()
+    latest: dict[int, tuple[dict[str, int], dict[str, int]]] = {}
+    width = len(MEASURES)
+    for row in rows:  # ordered by time, so the last seen per person is their latest
+        person_id, values = row[0], row[1:]
+        before = dict(zip(MEASURES, values[:width], strict=True))
+        latest_after = dict(zip(MEASURES, values[width + 2 :], strict=True))
+        latest[person_id] = (before, latest_after)
+    return list(latest.values())

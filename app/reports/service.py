@@ -19,6 +19,7 @@ from sqlmodel import Session
 from app.core.config import Settings
 from app.core.errors import FieldError, InvalidInput
 from app.core.i18n import N_
+from app.matching import wellbeing
 from app.reports import disclosure, queries
 from app.reports.queries import By, Period
 
@@ -444,6 +445,57 @@ def social_value(db: Session, *, period: Period, settings: Settings) -> SocialVa
     )
 
 
+def outcomes(db: Session, *, period: Period) -> dict[str, Any]:
+    """The ONS wellbeing answers of the people who answered before their first match and again
+    after a completed one (the latest in the period): averages before and after, the average
+    change, and how many were in each ONS band. Nothing at all unless 10 or more people answered
+    both; the band counts go through the same disclosure control as every other count."""
+    pairs = queries.wellbeing_pairs(db, period)
+    people = len(pairs)
+    enough = people >= disclosure.MIN_PEOPLE_FOR_AVERAGE
+    measures = []
+    suppressed = 0
+    for measure in wellbeing.MEASURES:
+        before = [first[measure] for first, _latest in pairs]
+        after = [latest[measure] for _first, latest in pairs]
+        names = wellbeing.bands(measure)
+        counts = [
+            [sum(wellbeing.band(measure, v) == name for v in values) for values in (before, after)]
+            for name in names
+        ]
+        if enough:
+            table = disclosure.protect(counts, column_totals=[people, people])
+            cells, suppressed = table.cells, suppressed + table.suppressed_cells
+        else:
+            cells = [[None, None] for _name in names]
+        measures.append(
+            {
+                "measure": measure,
+                "mean_before": disclosure.mean_or_none(before) if enough else None,
+                "mean_after": disclosure.mean_or_none(after) if enough else None,
+                "mean_change": (
+                    disclosure.mean_or_none([b - a for a, b in zip(before, after, strict=True)])
+                    if enough
+                    else None
+                ),
+                "better_when_lower": measure in wellbeing.BETTER_WHEN_LOWER,
+                "bands": [
+                    {"band": name, "scores": scores, "before": shown[0], "after": shown[1]}
+                    for name, scores, shown in zip(
+                        names, wellbeing.BAND_RANGES[measure], cells, strict=True
+                    )
+                ],
+            }
+        )
+    return {
+        # 8 or 9 would round to 10, beside "fewer than 10 answered": so nothing below 10 is shown.
+        "people_answered_both": disclosure.publish_count(people) if enough or not people else None,
+        "enough_people": enough,
+        "measures": measures,
+        "suppressed_cells": suppressed,
+    }
+
+
 # --- snapshots: each report worked out once a day, or when first asked for ----------------------
 
 
@@ -478,7 +530,7 @@ def social_value_figures(value: SocialValue) -> dict[str, Any]:
     }
 
 
-REPORTS = ("participation", "linker_work", "social_value")
+REPORTS = ("participation", "linker_work", "social_value", "outcomes")
 
 
 def compute(
@@ -490,6 +542,8 @@ def compute(
         return table_figures(linker_work(db, by=by, period=period, settings=settings, ward=ward))
     if report == "social_value":
         return social_value_figures(social_value(db, period=period, settings=settings))
+    if report == "outcomes":
+        return outcomes(db, period=period)
     raise ValueError(f"no report named {report}")
 
 

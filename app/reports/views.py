@@ -19,6 +19,7 @@ from app.core.errors import FieldError, InvalidInput
 from app.core.i18n import N_, request_gettext, request_language
 from app.core.templating import render
 from app.linkers.timeliness import local_date
+from app.matching import wellbeing
 from app.reports import charts, disclosure, service
 from app.reports.queries import By
 
@@ -175,12 +176,16 @@ def summary(
         linkers = service.snapshot(
             factory, "linker_work", by=By.ward, period=period, ward=None, settings=settings
         )
+        outcomes = _outcomes_shot(request, period)
         context |= {
+            "outcomes": outcomes.figures,
             "totals": shot.figures["totals"],
             "share": shot.figures["extra"]["share_giving_and_receiving"],
             "value": value.figures,
             "linkers": linkers.figures["totals"],
-            "computed_at": min(shot.computed_at, value.computed_at, linkers.computed_at),
+            "computed_at": min(
+                shot.computed_at, value.computed_at, linkers.computed_at, outcomes.computed_at
+            ),
         }
     return render(request, "reports/summary.html", context, status_code=422 if errors else 200)
 
@@ -435,3 +440,85 @@ def social_value_csv(
         [gettext("Figure"), gettext("Value"), gettext("Source")],
         lines,
     )
+
+
+def _outcomes_shot(request: Request, period):
+    return service.snapshot(
+        request.app.state.session_factory,
+        "outcomes",
+        by=None,
+        period=period,
+        ward=None,
+        settings=request.app.state.settings,
+    )
+
+
+@router.get("/reports/outcomes", name="reports:outcomes")
+def outcomes_page(
+    request: Request,
+    actor: Reader,
+    from_: Annotated[str | None, Query(alias="from", max_length=20)] = None,
+    to: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    period, errors = _period_or_errors(from_, to)
+    context: dict[str, Any] = {
+        "errors": errors,
+        "period": period,
+        "filters": _filters(request, from_, to),
+        "rule": disclosure.RULE,
+        "measure_names": wellbeing.MEASURE_NAMES,
+        "band_names": wellbeing.BAND_NAMES,
+        "min_people": disclosure.MIN_PEOPLE_FOR_AVERAGE,
+    }
+    if not errors:
+        shot = _outcomes_shot(request, period)
+        gettext = request_gettext(request)
+        figures = shot.figures
+        bars = []
+        for row in figures["measures"]:
+            name = gettext(wellbeing.MEASURE_NAMES[row["measure"]])
+            bars.append((gettext("%(measure)s, before") % {"measure": name}, row["mean_before"]))
+            bars.append((gettext("%(measure)s, after") % {"measure": name}, row["mean_after"]))
+        context |= {
+            "outcomes": figures,
+            "computed_at": shot.computed_at,
+            "suppressed": figures["suppressed_cells"],
+            "chart": charts.bar_chart(
+                title=gettext("Average scores out of 10, before and after"),
+                bars=bars,
+                hidden_text=gettext("[c] not shown"),
+                describe=gettext("Bar chart. %(title)s. %(values)s."),
+            ),
+        }
+    return render(request, "reports/outcomes.html", context, status_code=422 if errors else 200)
+
+
+@router.get("/reports/outcomes.csv", name="reports:outcomes_csv")
+def outcomes_csv(
+    request: Request,
+    actor: Reader,
+    from_: Annotated[str | None, Query(alias="from", max_length=20)] = None,
+    to: Annotated[str | None, Query(max_length=20)] = None,
+) -> Response:
+    period = service.parse_period(from_, to, _today())
+    figures = _outcomes_shot(request, period).figures
+    gettext = request_gettext(request)
+    header = [
+        gettext("Question"),
+        gettext("Band"),
+        gettext("Scores"),
+        gettext("Before"),
+        gettext("After"),
+        gettext("Change"),
+    ]
+    lines: list[list[Any]] = [
+        [gettext("People who answered before and after"), "", "", figures["people_answered_both"], "", ""]
+    ]
+    for row in figures["measures"]:
+        name = gettext(wellbeing.MEASURE_NAMES[row["measure"]])
+        lines.append([name, gettext("Average"), "0–10", row["mean_before"], row["mean_after"], row["mean_change"]])
+        for band in row["bands"]:
+            label = gettext(wellbeing.BAND_NAMES[band["band"]])
+            lines.append([name, label, band["scores"], band["before"], band["after"], ""])
+    lines.append([gettext("Note"), gettext(disclosure.RULE), "", "", "", ""])
+    return _csv_response(f"outcomes-{period.first}-{period.last}.csv", header, lines)

@@ -34,13 +34,29 @@ def _api(client, who, path, **body):
 
 
 def _accepted_match(client, garden) -> dict:
-    match = _api(client, garden.rhian, "/api/v1/matches", offer_id=garden.bryn_offer.id, request_id=garden.need.id)
-    return _api(client, garden.bryn, f"/api/v1/matches/{match['id']}/accept", version=match["version"])
+    match = _api(
+        client,
+        garden.rhian,
+        "/api/v1/matches",
+        offer_id=garden.bryn_offer.id,
+        request_id=garden.need.id,
+    )
+    return _api(
+        client, garden.bryn, f"/api/v1/matches/{match['id']}/accept", version=match["version"]
+    )
 
 
 def _complete(client, garden, match: dict) -> dict:
-    started = _api(client, garden.rhian, f"/api/v1/matches/{match['id']}/start", version=match["version"])
-    return _api(client, garden.bryn, f"/api/v1/matches/{match['id']}/complete", version=started["version"], minutes_given=60)
+    started = _api(
+        client, garden.rhian, f"/api/v1/matches/{match['id']}/start", version=match["version"]
+    )
+    return _api(
+        client,
+        garden.bryn,
+        f"/api/v1/matches/{match['id']}/complete",
+        version=started["version"],
+        minutes_given=60,
+    )
 
 
 def _answer(client, match_id: int, stage: str, **answers):
@@ -51,7 +67,11 @@ def _answer(client, match_id: int, stage: str, **answers):
 
 def _stored(db, person_id: int) -> list[WellbeingAnswer]:
     db.expire_all()
-    query = select(WellbeingAnswer).where(WellbeingAnswer.person_id == person_id).order_by(WellbeingAnswer.id)
+    query = (
+        select(WellbeingAnswer)
+        .where(WellbeingAnswer.person_id == person_id)
+        .order_by(WellbeingAnswer.id)
+    )
     return list(db.execute(query).scalars())
 
 
@@ -96,11 +116,20 @@ def test_both_people_answer_before_and_after_and_each_sees_only_their_own(client
     page = client.get(f"/matches/{match['id']}")
     assert "How are you feeling? (optional)" in page.text
     form = client.get(f"/matches/{match['id']}/wellbeing")
-    assert form.status_code == 200 and "Overall, how satisfied are you with your life nowadays?" in form.text
+    assert (
+        form.status_code == 200
+        and "Overall, how satisfied are you with your life nowadays?" in form.text
+    )
 
-    missing = _answer(client, match["id"], "before", life_satisfaction="6", worthwhile="11", happiness="")
+    missing = _answer(
+        client, match["id"], "before", life_satisfaction="6", worthwhile="11", happiness=""
+    )
     assert missing.status_code == 422
-    for message in ("how worthwhile the things you do feel", "how happy you felt yesterday", "how anxious you felt yesterday"):
+    for message in (
+        "how worthwhile the things you do feel",
+        "how happy you felt yesterday",
+        "how anxious you felt yesterday",
+    ):
         assert f"Choose a number from 0 to 10 for {message}" in missing.text
     assert 'value="6" checked' in missing.text, "what was chosen is kept"
     assert _stored(db, garden.rhian.person.id) == [], "nothing half-written"
@@ -120,7 +149,10 @@ def test_both_people_answer_before_and_after_and_each_sees_only_their_own(client
     assert done["status"] == "completed"
     assert "Now that your match is done" in client.get(f"/matches/{match['id']}/wellbeing").text
     wrong_stage = _answer(client, match["id"], "before", **ANSWERS)
-    assert wrong_stage.status_code == 422 and "These questions have been answered already" in wrong_stage.text
+    assert (
+        wrong_stage.status_code == 422
+        and "These questions have been answered already" in wrong_stage.text
+    )
     assert _answer(client, match["id"], "after", **{**ANSWERS, "happiness": "8"}).status_code == 303
     stages = [(a.stage, a.happiness) for a in _stored(db, garden.rhian.person.id)]
     assert stages == [(WellbeingStage.before, 5), (WellbeingStage.after, 8)]
@@ -130,7 +162,7 @@ def test_both_people_answer_before_and_after_and_each_sees_only_their_own(client
     client.cookies.clear()
     sign_in(client, garden.bryn.account)
     bryns = client.get(f"/matches/{match['id']}/wellbeing")
-    assert "Now that your match is done" in bryns.text and 'checked' not in bryns.text
+    assert "Now that your match is done" in bryns.text and "checked" not in bryns.text
     assert _stored(db, garden.bryn.person.id) == []
 
 
@@ -139,7 +171,10 @@ def test_someone_else_gets_404_and_a_form_without_csrf_is_refused(client, db, ga
     sign_in(client, garden.gwen.account)
     assert client.get(f"/matches/{match['id']}/wellbeing").status_code == 404
     token = csrf_token(client, "/matches")
-    stranger = client.post(f"/matches/{match['id']}/wellbeing", data={"csrf_token": token, "stage": "before", **ANSWERS})
+    stranger = client.post(
+        f"/matches/{match['id']}/wellbeing",
+        data={"csrf_token": token, "stage": "before", **ANSWERS},
+    )
     assert stranger.status_code == 404
     client.cookies.clear()
     sign_in(client, garden.rhian.account)
@@ -152,7 +187,9 @@ def test_answers_are_in_the_export_and_go_at_erasure(client, db, settings, garde
     match = _accepted_match(client, garden)
     sign_in(client, garden.rhian.account)
     assert _answer(client, match["id"], "before", **ANSWERS).status_code == 303
-    exported = client.get("/api/v1/me/export", headers=api_token(client, garden.rhian.account)).json()
+    exported = client.get(
+        "/api/v1/me/export", headers=api_token(client, garden.rhian.account)
+    ).json()
     [entry] = [m for m in exported["matches"] if m["id"] == match["id"]]
     [given] = entry["my_wellbeing_answers"]
     assert {k: given[k] for k in wellbeing.MEASURES} == {k: int(v) for k, v in ANSWERS.items()}

@@ -25,6 +25,7 @@ PAGES = (
     "/reports/linkers?by=ward",
     "/reports/linkers?by=month",
     "/reports/social-value",
+    "/reports/outcomes",
 )
 CSVS = (
     "/reports/participation.csv?by=ward",
@@ -32,6 +33,7 @@ CSVS = (
     "/reports/participation.csv?by=skill_category",
     "/reports/linkers.csv?by=ward",
     "/reports/social-value.csv",
+    "/reports/outcomes.csv",
 )
 APIS = (
     "/api/v1/reports/participation?by=ward",
@@ -39,6 +41,7 @@ APIS = (
     "/api/v1/reports/participation?by=skill_category",
     "/api/v1/reports/social-value",
     "/api/v1/reports/linker-work?by=ward",
+    "/api/v1/reports/outcomes",
 )
 CONTRACT_FIELDS = {
     "key", "label", "people_registered", "people_with_offer", "people_with_request", "people_giving_and_receiving",
