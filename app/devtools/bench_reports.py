@@ -41,6 +41,7 @@ PAGES = (
     ("linkers_ward", "/reports/linkers?by=ward"),
     ("linkers_month", "/reports/linkers?by=month"),
     ("social_value", "/reports/social-value"),
+    ("outcomes", "/reports/outcomes"),
     ("participation_csv", "/reports/participation.csv?by=ward"),
 )
 

@@ -14,6 +14,7 @@ from tests.browser.helpers import (
     create_live_offer,
     create_live_request,
     expect_no_errors,
+    error_summary,
     flash,
     heading,
     new_person,
@@ -80,6 +81,21 @@ def test_two_citizens_walk_from_suggestion_to_completed(page, no_js_page, watche
     violations = axe_violations(_axe_copy(axe_pages, asker))
     assert not violations, describe(violations)
 
+    # Dewi answers the optional wellbeing questions: a missing answer is named, then all four kept.
+    asker.get_by_role("link", name="Answer the questions").click()
+    expect(heading(asker)).to_have_text("How you are feeling")
+    violations = axe_violations(_axe_copy(axe_pages, asker))
+    assert not violations, describe(violations)
+    _choose_wellbeing(asker, {"satisfied": "6", "worthwhile": "7", "happy": "5"})
+    submit(asker, "Save the answers")
+    expect(error_summary(asker)).to_contain_text("Choose a number from 0 to 10 for how anxious you felt yesterday")
+    violations = axe_violations(_axe_copy(axe_pages, asker))
+    assert not violations, f"error state:\n{describe(violations)}"
+    _choose_wellbeing(asker, {"anxious": "3"})
+    submit(asker, "Save the answers")
+    expect(flash(asker)).to_contain_text("Your answers have been saved")
+    expect(asker.locator("#wellbeing")).to_have_count(0)
+
     # Dewi marks it started; Olwen completes it with the time; Dewi confirms the same time.
     submit(asker, "We have started")
     expect(status_of(asker)).to_have_text("Started")
@@ -95,11 +111,23 @@ def test_two_citizens_walk_from_suggestion_to_completed(page, no_js_page, watche
     asker.get_by_label("Minutes", exact=True).fill("30")
     submit(asker, "Confirm the time")
     expect(asker.locator("main")).to_contain_text("1 hours 30 minutes")
+    asker.get_by_role("link", name="Answer the questions").click()
+    expect(asker.locator("main")).to_contain_text("Now that your match is done")
+    _choose_wellbeing(asker, {"satisfied": "7", "worthwhile": "7", "happy": "8", "anxious": "2"})
+    submit(asker, "Save the answers")
+    expect(flash(asker)).to_contain_text("Your answers have been saved")
     asker.goto("/matches")
     expect(asker.locator("main")).to_contain_text("Nothing to do: thank you")
     violations = axe_violations(_axe_copy(axe_pages, asker))
     assert not violations, describe(violations)
     watcher.assert_clean()
+
+
+def _choose_wellbeing(page: Page, scores: dict[str, str]) -> None:
+    """Choose a score for each question, found by a word of its legend."""
+    for word, score in scores.items():
+        question = page.get_by_role("group", name=re.compile(word))
+        question.get_by_label(score, exact=True).check()
 
 
 def _axe_copy(axe_pages, page: Page) -> Page:

@@ -34,6 +34,7 @@ PAGES = (
     ("/reports/linkers?by=ward", "Linker work by ward"),
     ("/reports/linkers?by=month", "Linker work by month"),
     ("/reports/social-value", "Social value"),
+    ("/reports/outcomes", "Wellbeing outcomes"),
 )
 
 
