@@ -33,7 +33,7 @@ from app.linkers.dependencies import (
 )
 from app.linkers.models import AssistedRegistration, AttemptOutcome, CaseNote, FollowUp
 from app.matching import service as matching
-from app.matching import workflow
+from app.matching import wellbeing, workflow
 from app.matching.dependencies import MatchAccess, load_match, side_for_pair
 from app.matching.labels import DECLINE_REASONS, STATUS_NAMES
 from app.matching.models import DeclineReason, MatchSide
@@ -51,6 +51,7 @@ from app.registry.service import OFFER, REQUEST
 router = APIRouter(dependencies=[Depends(load_account)], include_in_schema=False)
 
 FLASH_MESSAGES = {
+    "linker-wellbeing-saved": N_("Their answers have been saved."),
     "linker-registered": N_("They are registered and on your caseload."),
     "linker-picked-up": N_("They are on your caseload now."),
     "linker-handed-over": N_("They are on the other linker's caseload now, with your note."),
@@ -577,6 +578,10 @@ def match_page(request: Request, db, actor, access: MatchAccess, *, errors=None,
         "sides": [_side_summary(db, access, side, side in mine) for side in MatchSide],
         "mine": [side.value for side in MatchSide if side in mine],
         "next_steps": {side.value: workflow.next_step(state, side) for side in MatchSide if side in mine},
+        "wellbeing_due": {
+            side.value: matching.wellbeing_due(db, match=match, person_id=access.sides.person(side).id)
+            for side in MatchSide if side in mine
+        },
         "pending": {side.value: state.answer(side).value == "pending" for side in MatchSide},
         "minutes": matching.minutes_recorded(match),
         "broker": broker,
@@ -646,6 +651,53 @@ def match_note(
     except InvalidInput as error:
         return match_page(request, db, actor, access, errors=error.errors, status_code=422)
     return see_other(request, request.url_for("linkers:match", match_id=match_id).path + "#notes", flash="linker-note-saved")
+
+
+def _wellbeing_side(request: Request, db, actor, match_id: int, raw_side: str, action: AuditAction) -> MatchAccess:
+    chosen = MatchSide(raw_side) if raw_side in MatchSide._value2member_map_ else None
+    return load_match(request, db, actor, match_id, action, on_behalf_of=chosen)
+
+
+def _wellbeing_form(request: Request, access: MatchAccess, stage, *, form=None, errors=None) -> Response:
+    """The citizen's own wellbeing page, asked by their linker (by phone, say) for one side."""
+    match_id = access.match.id
+    context = {
+        "stage": stage.value, "side": access.side.value, "for_person": access.subject.name, "form": form or {},
+        "errors": errors or [], "measures": wellbeing.MEASURES, "questions": wellbeing.QUESTIONS,
+        "form_action": request.url_for("linkers:match_wellbeing_save", match_id=match_id).path,
+        "back_url": request.url_for("linkers:match", match_id=match_id).path,
+    }  # fmt: skip
+    return render(request, "matching/wellbeing.html", context, status_code=422 if errors else 200)
+
+
+@router.get("/linkers/matches/{match_id:int}/wellbeing", name="linkers:match_wellbeing")
+def match_wellbeing(
+    request: Request, db: DbSession, actor: LinkerActor, match_id: int, side: Annotated[str, Query(max_length=10)] = "",
+) -> Response:  # fmt: skip
+    access = _wellbeing_side(request, db, actor, match_id, side, AuditAction.viewed)
+    stage = matching.wellbeing_due(db, match=access.match, person_id=access.subject.id)
+    if stage is None:
+        return see_other(request, request.url_for("linkers:match", match_id=match_id).path)
+    return _wellbeing_form(request, access, stage)
+
+
+@router.post("/linkers/matches/{match_id:int}/wellbeing", name="linkers:match_wellbeing_save")
+async def match_wellbeing_save(request: Request, db: DbSession, actor: LinkerActor, match_id: int) -> Response:
+    form = await request.form()
+    access = _wellbeing_side(request, db, actor, match_id, str(form.get("side", ""))[:10], AuditAction.changed)
+    back = request.url_for("linkers:match", match_id=match_id).path
+    try:
+        stage, answers = wellbeing.parse_form(form)
+        matching.record_wellbeing(
+            db, match=access.match, person_id=access.subject.id, stage=stage, answers=answers, recorded_by=actor.account_id
+        )  # fmt: skip
+    except InvalidInput as error:
+        due = matching.wellbeing_due(db, match=access.match, person_id=access.subject.id)
+        if due is None:
+            return see_other(request, back)
+        values = {measure: str(form.get(measure, "")) for measure in wellbeing.MEASURES}
+        return _wellbeing_form(request, access, due, form=values, errors=error.errors)
+    return see_other(request, back, flash="linker-wellbeing-saved")
 
 
 EVENTS = {e.value: e for e in workflow.Event if e not in (workflow.Event.propose, workflow.Event.expire)}

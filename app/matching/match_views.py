@@ -14,7 +14,6 @@ from app.core.errors import Conflict, FieldError, InvalidInput, NotFound
 from app.core.i18n import N_
 from app.core.responses import see_other
 from app.core.templating import render
-from app.core.validation import parse
 from app.matching import service, wellbeing, workflow
 from app.matching.dependencies import MatchAccess, load_match, side_for_pair
 from app.matching.labels import DECLINE_REASONS, STATUS_NAMES
@@ -154,17 +153,6 @@ def wellbeing_page(
     return render(request, "matching/wellbeing.html", context, status_code=422 if errors else 200)
 
 
-def save_wellbeing(db, access: MatchAccess, form, *, recorded_by: int) -> None:
-    """Parse and keep the answers for the side `access` acts for (InvalidInput says what is wrong)."""
-    stage = WellbeingStage(form.get("stage")) if form.get("stage") in WellbeingStage._value2member_map_ else None
-    if stage is None:
-        raise InvalidInput(FieldError("stage", N_("These questions have been answered already")))
-    answers = parse(wellbeing.WellbeingAnswers, {measure: form.get(measure) for measure in wellbeing.MEASURES})
-    service.record_wellbeing(
-        db, match=access.match, person_id=access.subject.id, stage=stage, answers=answers, recorded_by=recorded_by
-    )  # fmt: skip
-
-
 @router.get("/matches/{match_id:int}/wellbeing", name="matching:wellbeing")
 def wellbeing_form(request: Request, db: DbSession, actor: CitizenActor, match_id: int) -> Response:
     access = load_match(request, db, actor, match_id)
@@ -182,7 +170,11 @@ async def wellbeing_save(request: Request, db: DbSession, actor: CitizenActor, m
     form = await request.form()
     back = request.url_for("matching:match", match_id=match_id).path
     try:
-        save_wellbeing(db, access, form, recorded_by=actor.account_id)
+        stage, answers = wellbeing.parse_form(form)
+        service.record_wellbeing(
+            db, match=access.match, person_id=access.subject.id, stage=stage, answers=answers,
+            recorded_by=actor.account_id,
+        )  # fmt: skip
     except InvalidInput as error:
         due = service.wellbeing_due(db, match=access.match, person_id=access.subject.id)
         if due is None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
+from app.core.errors import FieldError, InvalidInput
 from app.core.i18n import N_
-from app.core.validation import Plain
+from app.core.validation import Plain, parse
 from app.matching.models import MatchStatus, WellbeingStage
 
 MEASURES = ("life_satisfaction", "worthwhile", "happiness", "anxiety")
@@ -107,3 +108,12 @@ class WellbeingAnswers(BaseModel):
         if not (text.isascii() and text.isdigit()) or not LOWEST <= int(text) <= HIGHEST:
             raise Plain(MISSING[info.field_name])
         return int(text)
+
+
+def parse_form(form) -> tuple[WellbeingStage, WellbeingAnswers]:
+    """The stage and the four answers from the form (the citizen's page and a linker's)."""
+    stage = form.get("stage")
+    if stage not in WellbeingStage._value2member_map_:
+        raise InvalidInput(FieldError("stage", N_("These questions have been answered already")))
+    answers = parse(WellbeingAnswers, {measure: form.get(measure) for measure in MEASURES})
+    return WellbeingStage(stage), answers

@@ -283,6 +283,10 @@ ACCESS: dict[str, Row] = {
     "linkers:match_introduced": Row(setup=accepted),
     "linkers:match_note": Row(body=lambda w: {"body": "Both keen"}),
     "linkers:match_action": Row(body=page_version({"channel": "phone"})),
+    "linkers:match_wellbeing": Row(),
+    "linkers:match_wellbeing_save": Row(
+        body=lambda w: {"side": "offer", "stage": "before", "life_satisfaction": "6", "worthwhile": "7", "happiness": "5", "anxiety": "3"}
+    ),
     # The public page where a person claims an account: anyone may open it (signed in, it goes home).
     "linkers:claim": Row(anonymous=200, citizen=303, staff=303, admin=303, other_linker=303, linker=303, audited=False, missing=None),
     # ...and anyone may send it: a wrong code is the same plain refusal for everybody.
