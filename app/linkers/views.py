@@ -661,12 +661,11 @@ def _wellbeing_side(request: Request, db, actor, match_id: int, raw_side: str, a
 def _wellbeing_form(request: Request, access: MatchAccess, stage, *, form=None, errors=None) -> Response:
     """The citizen's own wellbeing page, asked by their linker (by phone, say) for one side."""
     match_id = access.match.id
-    context = {
-        "stage": stage.value, "side": access.side.value, "for_person": access.subject.name, "form": form or {},
-        "errors": errors or [], "measures": wellbeing.MEASURES, "questions": wellbeing.QUESTIONS,
-        "form_action": request.url_for("linkers:match_wellbeing_save", match_id=match_id).path,
-        "back_url": request.url_for("linkers:match", match_id=match_id).path,
-    }  # fmt: skip
+    context = wellbeing.form_context(
+        stage, side=access.side.value, for_person=access.subject.name, form=form, errors=errors,
+        form_action=request.url_for("linkers:match_wellbeing_save", match_id=match_id).path,
+        back_url=request.url_for("linkers:match", match_id=match_id).path,
+    )  # fmt: skip
     return render(request, "matching/wellbeing.html", context, status_code=422 if errors else 200)
 
 

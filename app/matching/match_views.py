@@ -140,17 +140,9 @@ def match_message(
     return see_other(request, request.url_for("matching:match", match_id=match_id).path + "#messages", flash="message-sent")
 
 
-def wellbeing_page(
-    request: Request, *, stage: WellbeingStage, form_action: str, back_url: str, form=None, errors=None,
-    side: str | None = None, for_person: str | None = None,
-) -> Response:  # fmt: skip
-    """The four optional questions; also the linkers' page, asking for a person on their caseload."""
-    context = {
-        "stage": stage.value, "form_action": form_action, "back_url": back_url, "form": form or {},
-        "errors": errors or [], "measures": wellbeing.MEASURES, "questions": wellbeing.QUESTIONS,
-        "side": side, "for_person": for_person,
-    }  # fmt: skip
-    return render(request, "matching/wellbeing.html", context, status_code=422 if errors else 200)
+def wellbeing_page(request: Request, stage: WellbeingStage, **fields) -> Response:
+    context = wellbeing.form_context(stage, **fields)
+    return render(request, "matching/wellbeing.html", context, status_code=422 if context["errors"] else 200)
 
 
 @router.get("/matches/{match_id:int}/wellbeing", name="matching:wellbeing")
@@ -161,7 +153,7 @@ def wellbeing_form(request: Request, db: DbSession, actor: CitizenActor, match_i
     if stage is None:  # answered already, or not asked at this point: the match page says what is next
         return see_other(request, back)
     action = request.url_for("matching:wellbeing_save", match_id=match_id).path
-    return wellbeing_page(request, stage=stage, form_action=action, back_url=back)
+    return wellbeing_page(request, stage, form_action=action, back_url=back)
 
 
 @router.post("/matches/{match_id:int}/wellbeing", name="matching:wellbeing_save")
@@ -181,7 +173,7 @@ async def wellbeing_save(request: Request, db: DbSession, actor: CitizenActor, m
             return see_other(request, back)
         action = request.url_for("matching:wellbeing_save", match_id=match_id).path
         values = {measure: str(form.get(measure, "")) for measure in wellbeing.MEASURES}
-        return wellbeing_page(request, stage=due, form_action=action, back_url=back, form=values, errors=error.errors)
+        return wellbeing_page(request, due, form_action=action, back_url=back, form=values, errors=error.errors)
     return see_other(request, back, flash="wellbeing-saved")
 
 

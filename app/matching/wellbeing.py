@@ -50,12 +50,6 @@ BAND_NAMES = {
     "high": N_("High"),
     "very_high": N_("Very high"),
 }
-BAND_RANGES = {
-    "life_satisfaction": ("0–4", "5–6", "7–8", "9–10"),
-    "worthwhile": ("0–4", "5–6", "7–8", "9–10"),
-    "happiness": ("0–4", "5–6", "7–8", "9–10"),
-    "anxiety": ("0–1", "2–3", "4–5", "6–10"),
-}
 BETTER_WHEN_LOWER = frozenset({"anxiety"})
 # Where a match's "before" can still be asked: the match is under way, not yet completed.
 _BEFORE_STATUSES = (MatchStatus.proposed, MatchStatus.accepted, MatchStatus.active)
@@ -64,6 +58,13 @@ _BEFORE_STATUSES = (MatchStatus.proposed, MatchStatus.accepted, MatchStatus.acti
 def bands(measure: str) -> tuple[str, ...]:
     table = _ANXIETY_BANDS if measure == "anxiety" else _POSITIVE_BANDS
     return tuple(name for name, _lowest in table)
+
+
+def band_ranges(measure: str) -> tuple[str, ...]:
+    """Each band's scores, as the ONS writes them ("0–4", "5–6", ... "9–10")."""
+    table = _ANXIETY_BANDS if measure == "anxiety" else _POSITIVE_BANDS
+    tops = [lowest - 1 for _name, lowest in table[1:]] + [HIGHEST]
+    return tuple(f"{lowest}–{top}" for (_name, lowest), top in zip(table, tops, strict=True))
 
 
 def band(measure: str, score: int) -> str:
@@ -117,3 +118,16 @@ def parse_form(form) -> tuple[WellbeingStage, WellbeingAnswers]:
         raise InvalidInput(FieldError("stage", N_("These questions have been answered already")))
     answers = parse(WellbeingAnswers, {measure: form.get(measure) for measure in MEASURES})
     return WellbeingStage(stage), answers
+
+
+def form_context(
+    stage: WellbeingStage, *, form_action: str, back_url: str, form=None, errors=None,
+    side: str | None = None, for_person: str | None = None,
+) -> dict:  # fmt: skip
+    """What `matching/wellbeing.html` needs: the citizen's own page, or a linker asking for a
+    person on their caseload (`side`, `for_person`)."""
+    return {
+        "stage": stage.value, "form_action": form_action, "back_url": back_url, "form": form or {},
+        "errors": errors or [], "measures": MEASURES, "questions": QUESTIONS, "side": side,
+        "for_person": for_person,
+    }  # fmt: skip

@@ -650,7 +650,7 @@ def wellbeing_pairs(db: Session, period: Period) -> list[tuple[dict[str, int], d
     columns = [getattr(WellbeingAnswer, m) for m in MEASURES]
     after_columns = [getattr(after, m) for m in MEASURES]
     rows = db.execute(
-        select(WellbeingAnswer.person_id, *columns, after.answered_at, after.id, *after_columns)
+        select(WellbeingAnswer.person_id, *columns, *after_columns)
         .join(after, after.person_id == WellbeingAnswer.person_id)
         .where(WellbeingAnswer.stage == WellbeingStage.before, *in_period)
         .order_by(WellbeingAnswer.person_id, after.answered_at, after.id)
@@ -660,6 +660,6 @@ def wellbeing_pairs(db: Session, period: Period) -> list[tuple[dict[str, int], d
     for row in rows:  # ordered by time, so the last seen per person is their latest
         person_id, values = row[0], row[1:]
         before = dict(zip(MEASURES, values[:width], strict=True))
-        latest_after = dict(zip(MEASURES, values[width + 2 :], strict=True))
+        latest_after = dict(zip(MEASURES, values[width:], strict=True))
         latest[person_id] = (before, latest_after)
     return list(latest.values())

@@ -482,7 +482,7 @@ def outcomes(db: Session, *, period: Period) -> dict[str, Any]:
                 "bands": [
                     {"band": name, "scores": scores, "before": shown[0], "after": shown[1]}
                     for name, scores, shown in zip(
-                        names, wellbeing.BAND_RANGES[measure], cells, strict=True
+                        names, wellbeing.band_ranges(measure), cells, strict=True
                     )
                 ],
             }

@@ -140,6 +140,14 @@ def _period_or_errors(raw_from, raw_to):
         return service.default_period(_today()), refused.errors
 
 
+def _shot(request: Request, report: str, period, *, by: By | None = None, ward: str | None = None):
+    """The report's published figures for this period (today's snapshot, or worked out now)."""
+    return service.snapshot(
+        request.app.state.session_factory, report, by=by, period=period, ward=ward or None,
+        settings=request.app.state.settings,
+    )  # fmt: skip
+
+
 def _chart(request: Request, title: str, rows: list[dict[str, Any]], field: str) -> dict[str, Any]:
     gettext = request_gettext(request)
     return charts.bar_chart(
@@ -158,8 +166,6 @@ def summary(
     to: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
     period, errors = _period_or_errors(from_, to)
-    settings = request.app.state.settings
-    factory = request.app.state.session_factory
     context: dict[str, Any] = {
         "errors": errors,
         "period": period,
@@ -167,16 +173,10 @@ def summary(
         "rule": disclosure.RULE,
     }
     if not errors:
-        shot = service.snapshot(
-            factory, "participation", by=By.ward, period=period, ward=None, settings=settings
-        )
-        value = service.snapshot(
-            factory, "social_value", by=None, period=period, ward=None, settings=settings
-        )
-        linkers = service.snapshot(
-            factory, "linker_work", by=By.ward, period=period, ward=None, settings=settings
-        )
-        outcomes = _outcomes_shot(request, period)
+        shot = _shot(request, "participation", period, by=By.ward)
+        value = _shot(request, "social_value", period)
+        linkers = _shot(request, "linker_work", period, by=By.ward)
+        outcomes = _shot(request, "outcomes", period)
         context |= {
             "outcomes": outcomes.figures,
             "totals": shot.figures["totals"],
@@ -210,10 +210,7 @@ def participation_page(
     }  # fmt: skip
     if not errors:
         try:
-            shot = service.snapshot(
-                request.app.state.session_factory, "participation", by=breakdown, period=period,
-                ward=ward or None, settings=request.app.state.settings,
-            )  # fmt: skip
+            shot = _shot(request, "participation", period, by=breakdown, ward=ward)
         except InvalidInput as refused:
             errors += refused.errors
         else:
@@ -283,10 +280,7 @@ def participation_csv(
     period = service.parse_period(from_, to, _today())
     if table is not None and table not in PARTICIPATION_TABLES:
         raise InvalidInput(FieldError("table", N_("Choose a table from the report")))
-    shot = service.snapshot(
-        request.app.state.session_factory, "participation", by=breakdown, period=period, ward=ward or None,
-        settings=request.app.state.settings,
-    )  # fmt: skip
+    shot = _shot(request, "participation", period, by=breakdown, ward=ward)
     rows = _participation_rows(request, breakdown, shot.figures)
     if table is None:
         fields = [f for _title, columns, _chart in PARTICIPATION_TABLES.values() for f in columns]
@@ -328,10 +322,7 @@ def linkers_page(
     }  # fmt: skip
     if not errors:
         try:
-            shot = service.snapshot(
-                request.app.state.session_factory, "linker_work", by=breakdown, period=period,
-                ward=ward or None, settings=request.app.state.settings,
-            )  # fmt: skip
+            shot = _shot(request, "linker_work", period, by=breakdown, ward=ward)
         except InvalidInput as refused:
             errors += refused.errors
         else:
@@ -357,10 +348,7 @@ def linkers_csv(
 ) -> Response:
     breakdown = service.parse_by(by)
     period = service.parse_period(from_, to, _today())
-    shot = service.snapshot(
-        request.app.state.session_factory, "linker_work", by=breakdown, period=period, ward=ward or None,
-        settings=request.app.state.settings,
-    )  # fmt: skip
+    shot = _shot(request, "linker_work", period, by=breakdown, ward=ward)
     rows = _labelled(request, breakdown, shot.figures)
     name = f"linker-work-{breakdown.value}-{period.first}-{period.last}.csv"
     gettext = request_gettext(request)
@@ -389,14 +377,7 @@ def social_value_page(
         "rule": disclosure.RULE,
     }
     if not errors:
-        shot = service.snapshot(
-            request.app.state.session_factory,
-            "social_value",
-            by=None,
-            period=period,
-            ward=None,
-            settings=request.app.state.settings,
-        )
+        shot = _shot(request, "social_value", period)
         context |= {"value": shot.figures, "computed_at": shot.computed_at}
     return render(request, "reports/social_value.html", context, status_code=422 if errors else 200)
 
@@ -409,14 +390,7 @@ def social_value_csv(
     to: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
     period = service.parse_period(from_, to, _today())
-    shot = service.snapshot(
-        request.app.state.session_factory,
-        "social_value",
-        by=None,
-        period=period,
-        ward=None,
-        settings=request.app.state.settings,
-    )
+    shot = _shot(request, "social_value", period)
     value = shot.figures
     gettext = request_gettext(request)
     lines = [
@@ -442,17 +416,6 @@ def social_value_csv(
     )
 
 
-def _outcomes_shot(request: Request, period):
-    return service.snapshot(
-        request.app.state.session_factory,
-        "outcomes",
-        by=None,
-        period=period,
-        ward=None,
-        settings=request.app.state.settings,
-    )
-
-
 @router.get("/reports/outcomes", name="reports:outcomes")
 def outcomes_page(
     request: Request,
@@ -471,7 +434,7 @@ def outcomes_page(
         "min_people": disclosure.MIN_PEOPLE_FOR_AVERAGE,
     }
     if not errors:
-        shot = _outcomes_shot(request, period)
+        shot = _shot(request, "outcomes", period)
         gettext = request_gettext(request)
         figures = shot.figures
         bars = []
@@ -501,7 +464,7 @@ def outcomes_csv(
     to: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Response:
     period = service.parse_period(from_, to, _today())
-    figures = _outcomes_shot(request, period).figures
+    figures = _shot(request, "outcomes", period).figures
     gettext = request_gettext(request)
     header = [
         gettext("Question"),
