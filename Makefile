@@ -9,7 +9,9 @@ PYTEST_ARGS ?=
 
 export MARKETPLACE_DATABASE_URL ?= sqlite:///$(CURDIR)/var/marketplace.db
 
-.PHONY: demo test install install-test assets compile-translations translations migrate serve clean
+FUZZ_EXAMPLES ?= 1000
+
+.PHONY: demo test fuzz install install-test assets compile-translations translations migrate serve clean
 
 TRANSLATIONS := app/translations
 PO_FILES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
@@ -61,8 +63,12 @@ translations: $(VENV)/.installed
 migrate: install
 	$(BIN)/marketplace migrate
 
+# The demo's linker, staff and admin logins work without an authenticator app; production
+# refuses to start with two-step sign-in off.
+demo: export MARKETPLACE_SECOND_FACTOR_REQUIRED ?= false
 demo: install migrate
 	$(BIN)/marketplace seed-demo --people $(DEMO_PEOPLE) --seed 1
+	@echo "Two-step sign-in for linkers, staff and admins: $(if $(filter false,$(MARKETPLACE_SECOND_FACTOR_REQUIRED)),off for this demo,on)"
 	@echo "Serving on http://$(HOST):$(PORT), with a background worker for jobs  (Ctrl+C stops both)"
 	@$(BIN)/marketplace worker & worker=$$!; \
 	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
@@ -73,6 +79,10 @@ demo: install migrate
 # REQUIRE_POSTGRES=1 / REQUIRE_BROWSER=1 turn a missing one into a failure.
 test: install-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The full Schemathesis run: 1,000 examples per API operation for each caller (make test runs 100).
+fuzz: install-test
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/resilience/test_api_fuzz.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules app/static/dist var .pytest_cache .hypothesis

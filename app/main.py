@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 
 from app.core.config import Settings, get_settings
-from app.core.db import make_engine, make_session_factory
+from app.core.db import make_engine, make_session_factory, write_session_factory
 from app.core.error_handlers import install_error_handlers
 from app.core.jobs import build_jobs
 from app.core.logs import install_log_scrubbers
@@ -21,6 +21,8 @@ from app.core.middleware import (
     BodySizeLimitMiddleware,
     BusyMiddleware,
     CSRFMiddleware,
+    DatabaseTroubleMiddleware,
+    NulCharacterMiddleware,
     SecurityHeadersMiddleware,
     UnexpectedErrorMiddleware,
 )
@@ -105,6 +107,7 @@ def create_app(settings: Settings | None = None, *, engine=None, session_factory
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory
+    app.state.write_session_factory = write_session_factory(session_factory)
 
     plugins = build_plugins()
     app.state.plugins = plugins
@@ -122,6 +125,8 @@ def create_app(settings: Settings | None = None, *, engine=None, session_factory
 
     # Added innermost first: the security headers wrap everything, even the 500 page.
     app.add_middleware(CSRFMiddleware, settings=settings)
+    app.add_middleware(NulCharacterMiddleware)
+    app.add_middleware(DatabaseTroubleMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(BusyMiddleware, threads=settings.db_pool_size, queue=settings.busy_queue)

@@ -2,7 +2,15 @@
 
 from sqlmodel import SQLModel
 
-from app.accounts.models import Account, ApiToken, LoginAttempt, PasswordResetToken, UserSession
+from app.accounts.models import (
+    Account,
+    ApiToken,
+    LoginAttempt,
+    OnceOnly,
+    PasswordResetToken,
+    RecoveryCode,
+    UserSession,
+)
 from app.core.changes import ChangeLog, ChangeStamp
 from app.core.jobs import JobRun
 from app.linkers.models import (
@@ -54,11 +62,13 @@ __all__ = [
     "MatchIntroduction",
     "MatchMessage",
     "MatchRun",
+    "OnceOnly",
     "Offer",
     "OfferSkill",
     "PasswordResetToken",
     "Person",
     "PostcodeLocation",
+    "RecoveryCode",
     "ReportSnapshot",
     "Skill",
     "SkillCategory",

@@ -8,17 +8,20 @@ asks every domain's person-access rule (see `app.core.plugins`).
 """
 
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.accounts import service
+from app.accounts import service, two_step
 from app.accounts.models import Account, Role
 from app.core.db import DbSession
-from app.core.errors import Forbidden, SignInRequired
+from app.core.errors import Forbidden, SecondFactorRequired, SignInRequired
 from app.core.responses import see_other
+
+logger = logging.getLogger("marketplace.access")
 
 
 def load_account(request: Request, db: DbSession) -> Account | None:
@@ -70,20 +73,38 @@ def safe_next_path(raw: str | None) -> str:
     return "/"
 
 
-def require_role(*roles: Role) -> Callable[..., Account]:
+def _refused(request: Request, account: Account) -> None:
+    # Who (an account id and role) and where (a route name): no personal data, no address.
+    route = request.scope.get("route")
+    logger.warning("refused account %s (%s) on %s", account.id, account.role.value, getattr(route, "name", "?"))
+    raise Forbidden()
+
+
+def _second_factor_first(request: Request, account: Account) -> None:
+    """Linkers, staff and admins go no further than their own account until two-step sign-in is on."""
+    if two_step.blocks(request.app.state.settings, account):
+        raise SecondFactorRequired()
+
+
+def require_role(*roles: Role, before_second_factor: bool = False) -> Callable[..., Account]:
+    """`before_second_factor`: the account's own pages, which everyone reaches (setting up the
+    second step is one of them); every other page waits for it where it is required."""
+
     # Pure checks are `async`: FastAPI runs them on the event loop instead of a worker thread.
     async def dependency(request: Request, account: OptionalAccount) -> Account:
         if account is None:
             path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             raise SignInRequired(safe_next_path(path) if request.method == "GET" else "/")
         if account.role not in roles:
-            raise Forbidden()
+            _refused(request, account)
+        if not before_second_factor:
+            _second_factor_first(request, account)
         return account
 
     return dependency
 
 
-SignedIn = Annotated[Account, Depends(require_role(*Role))]
+SignedIn = Annotated[Account, Depends(require_role(*Role, before_second_factor=True))]
 AdminOnly = Annotated[Account, Depends(require_role(Role.admin))]
 
 
@@ -102,9 +123,10 @@ def api_account(request: Request, db: DbSession) -> Account:
 
 
 def api_require_role(*roles: Role) -> Callable[..., Account]:
-    async def dependency(account: Annotated[Account, Depends(api_account)]) -> Account:
+    async def dependency(request: Request, account: Annotated[Account, Depends(api_account)]) -> Account:
         if account.role not in roles:
-            raise Forbidden()
+            _refused(request, account)
+        _second_factor_first(request, account)
         return account
 
     return dependency

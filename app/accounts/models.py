@@ -50,6 +50,11 @@ class Account(SQLModel, table=True):
     password_changed_at: datetime | None = _utc(default=None)
     last_signed_in_at: datetime | None = _utc(default=None)  # retention: who still uses the service
     deactivated_at: datetime | None = _utc(default=None)
+    # Two-step sign-in (TOTP, RFC 6238): the shared key, set when setting up begins; on once the
+    # first code is confirmed. The last time step used, so a code cannot be used twice.
+    totp_secret: str | None = Field(default=None, max_length=64)
+    totp_confirmed_at: datetime | None = _utc(default=None)
+    totp_last_step: int | None = Field(default=None, sa_type=sa.BigInteger)
 
 
 class UserSession(SQLModel, table=True):
@@ -106,3 +111,34 @@ class AccountPublic(BaseModel):
     email: str
     name: str
     role: Role
+
+
+class OnceOnly(SQLModel, table=True):
+    """The answer to a request that must take effect once: an API call with an `Idempotency-Key`
+    header, or a page form with its single-use form token. A repeat with the same key gets the
+    same answer instead of a second record. Kept for a day (the retention purge removes older)."""
+
+    __tablename__ = "once_only"
+    __table_args__ = (sa.UniqueConstraint("account_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", ondelete="CASCADE")
+    key: str = Field(max_length=255)
+    # SHA-256 of the method, path and body: the same key sent with a different request is refused.
+    fingerprint: str = Field(max_length=64)
+    status_code: int = 0
+    # The answer as sent: JSON for the API, the address to go to for a page.
+    answer: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = _utc(default_factory=utcnow, index=True)
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A one-time code for signing in when the authenticator app is lost; only its digest is kept."""
+
+    __tablename__ = "recovery_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    code_digest: str = Field(max_length=64, unique=True)
+    created_at: datetime = _utc(default_factory=utcnow)
+    used_at: datetime | None = _utc(default=None)

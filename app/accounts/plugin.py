@@ -9,6 +9,12 @@ from app.core.plugins import Plugins
 FLASH_MESSAGES = {
     "signed-out": N_("You have signed out."),
     "password-changed": N_("Your password has been changed. Any other devices have been signed out."),
+    "two-step-needed": N_("Before you can see anyone's details, turn on two-step sign-in for your account."),
+    "sign-in-again": N_("That took too long. Please sign in again."),
+    "email-changed": N_("Your email address has been changed. Any other devices have been signed out."),
+    "session-ended": N_("That device has been signed out."),
+    "sessions-ended": N_("Every other device has been signed out."),
+    "two-step-off": N_("Two-step sign-in is off for that account. They will set it up again when they next sign in."),
     "password-reset": N_("Your password has been reset. You can now sign in."),
     "account-created": N_("The account has been created and an email sent to set a password."),
     "account-deactivated": N_("The account has been deactivated and signed out everywhere."),

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, or_, select
 from sqlmodel import Session
 
-from app.accounts.models import Account, ApiToken, PasswordResetToken, UserSession
+from app.accounts import once
+from app.accounts.models import Account, ApiToken, OnceOnly, PasswordResetToken, UserSession
 from app.core.config import Settings
 from app.core.db import utcnow
 from app.core.plugins import DataSubject
@@ -44,7 +45,7 @@ def erase(db: Session, subject: DataSubject, settings=None) -> None:
     account = db.get(Account, subject.account_id)
     if account is None:
         return
-    for model in (UserSession, ApiToken, PasswordResetToken):
+    for model in (UserSession, ApiToken, PasswordResetToken, OnceOnly):
         db.execute(delete(model).where(model.account_id == account.id))
     account.email = f"erased-{account.id}@erased.invalid"
     account.name = FORMER_MEMBER
@@ -63,6 +64,8 @@ def purge_expired_secrets(db: Session, settings: Settings, *, now: datetime, dry
         "sessions": (UserSession, or_(UserSession.last_seen_at < idle, UserSession.created_at < absolute)),
         "api_tokens": (ApiToken, or_(ApiToken.expires_at < now, ApiToken.revoked_at.is_not(None))),
         "reset_links": (PasswordResetToken, or_(PasswordResetToken.expires_at < now, PasswordResetToken.used_at.is_not(None))),
+        # Stored answers to once-only requests repeat what was sent; a retry comes within minutes.
+        "once_only_answers": (OnceOnly, OnceOnly.created_at < now - once.KEEP_FOR),
     }
     counts = {}
     for what, (model, condition) in found.items():

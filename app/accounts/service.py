@@ -5,6 +5,8 @@ Functions flush and never commit: the request (or CLI command) owns the transact
 
 from __future__ import annotations
 
+import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,6 +40,8 @@ from app.core.security import (
 
 NAME_MAX_LENGTH = 200
 INVITATION_DAYS = 3
+# Account ids only: never an email address, a name or a network address.
+logger = logging.getLogger("marketplace.accounts")
 
 
 class SignInRefused(Exception):
@@ -244,6 +248,10 @@ def invite_account(
         days=INVITATION_DAYS,
     )
     send_after_commit(db, mailer, message)
+    logger.warning(
+        "account %s given the %s role by %s", account.id, role.value,
+        f"account {invited_by.id}" if invited_by is not None else "the command line",
+    )  # fmt: skip
     return account
 
 
@@ -267,6 +275,7 @@ def set_account_active(db: Session, *, account: Account, active: bool, actor: Ac
     account.is_active = active
     account.deactivated_at = None if active else utcnow()
     db.add(account)
+    logger.warning("account %s %s by account %s", account.id, "reactivated" if active else "deactivated", actor.id)
     if not active:
         end_all_sessions(db, account_id=account.id)
         revoke_all_api_tokens(db, account_id=account.id)
@@ -298,6 +307,72 @@ def authenticate(db: Session, settings: Settings, *, email: str, password: str, 
     """
     now = utcnow()
     account_key, address_key = _throttle_keys(settings, email, address)
+    _refuse_if_throttled(db, settings, account_key, address_key, now)
+
+    account = find_account_by_email(db, email=email.strip().lower())
+    if account is None or not verify_password(password, account.password_hash) or not account.is_active:
+        db.add(LoginAttempt(account_key=account_key, address_key=address_key, attempted_at=now))
+        db.flush()
+        logger.info("sign-in refused")
+        raise SignInRefused()
+    # A success clears this account's failures (with two steps, only once the code is right too,
+    # or the password would buy unlimited guesses at the code); the address keeps its count.
+    if account.totp_confirmed_at is None:
+        db.execute(delete(LoginAttempt).where(LoginAttempt.account_key == account_key))
+    account.last_signed_in_at = now  # retention counts from the last sign-in
+    db.add(account)
+    logger.info("password accepted for account %s", account.id)
+    return account
+
+
+TICKET_MINUTES = 5
+
+
+def second_step_ticket(settings: Settings, account: Account, *, now: datetime | None = None) -> str:
+    """Proof, for a few minutes, that this account's password was just given on this form."""
+    issued = int((now or utcnow()).timestamp())
+    return f"{account.id}.{issued}.{_ticket_mac(settings, account, issued)}"
+
+
+def _ticket_mac(settings: Settings, account: Account, issued: int) -> str:
+    # The password hash is in it, so changing the password voids any ticket already out.
+    return keyed_digest(settings.secret_bytes, f"second-step:{account.id}:{issued}:{account.password_hash}")
+
+
+def account_for_ticket(db: Session, settings: Settings, *, ticket: str) -> Account | None:
+    parts = ticket.split(".")
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or len(ticket) > 200:
+        return None
+    account = db.get(Account, int(parts[0]))
+    issued = int(parts[1])
+    if account is None or not account.is_active:
+        return None
+    if not secrets.compare_digest(parts[2], _ticket_mac(settings, account, issued)):
+        return None
+    age = utcnow().timestamp() - issued
+    return account if 0 <= age <= TICKET_MINUTES * 60 else None
+
+
+def second_step_refused(db: Session, settings: Settings, *, account: Account, address: str) -> None:
+    """A wrong sign-in code counts against the same limits as a wrong password."""
+    account_key, address_key = _throttle_keys(settings, account.email, address)
+    db.add(LoginAttempt(account_key=account_key, address_key=address_key, attempted_at=utcnow()))
+    db.flush()
+    logger.info("sign-in code refused for account %s", account.id)
+
+
+def second_step_passed(db: Session, settings: Settings, *, account: Account) -> None:
+    account_key, _ = _throttle_keys(settings, account.email, "")
+    db.execute(delete(LoginAttempt).where(LoginAttempt.account_key == account_key))
+    logger.info("sign-in code accepted for account %s", account.id)
+
+
+def refuse_if_throttled(db: Session, settings: Settings, *, account: Account, address: str) -> None:
+    account_key, address_key = _throttle_keys(settings, account.email, address)
+    _refuse_if_throttled(db, settings, account_key, address_key, utcnow())
+
+
+def _refuse_if_throttled(db: Session, settings: Settings, account_key: str, address_key: str, now: datetime) -> None:
     window = timedelta(minutes=settings.login_window_minutes)
     cooloff = timedelta(minutes=settings.login_cooloff_minutes)
     since = now - window - cooloff
@@ -310,18 +385,8 @@ def authenticate(db: Session, settings: Settings, *, email: str, password: str, 
         ).scalars().all()
         until = locked_until(failures, limit=limit, window=window, cooloff=cooloff, now=now)
         if until is not None:
+            logger.info("sign-in throttled")
             raise SignInThrottled(minutes_to_wait(until, now))
-
-    account = find_account_by_email(db, email=email.strip().lower())
-    if account is None or not verify_password(password, account.password_hash) or not account.is_active:
-        db.add(LoginAttempt(account_key=account_key, address_key=address_key, attempted_at=now))
-        db.flush()
-        raise SignInRefused()
-    # A success clears this account's failures; the address keeps its count.
-    db.execute(delete(LoginAttempt).where(LoginAttempt.account_key == account_key))
-    account.last_signed_in_at = now  # retention counts from the last sign-in
-    db.add(account)
-    return account
 
 
 # --- browser sessions ------------------------------------------------------------------------
@@ -415,6 +480,49 @@ def end_all_sessions(db: Session, *, account_id: int) -> None:
     db.execute(delete(UserSession).where(UserSession.account_id == account_id))
 
 
+@dataclass(frozen=True)
+class SessionSeen:
+    """One of an account's signed-in browsers, as its owner sees it."""
+
+    handle: str  # the first 16 characters of the stored digest: enough to name it, nothing to use
+    created_at: datetime
+    last_seen_at: datetime
+    current: bool
+
+
+HANDLE_LENGTH = 16
+
+
+def sessions_of(db: Session, settings: Settings, *, account_id: int, cookie_value: str | None = None) -> list[SessionSeen]:
+    now = utcnow()
+    current = token_digest(cookie_value) if cookie_value else None
+    rows = db.execute(
+        select(UserSession).where(UserSession.account_id == account_id).order_by(UserSession.last_seen_at.desc())
+    ).scalars()
+    return [
+        SessionSeen(row.id[:HANDLE_LENGTH], row.created_at, row.last_seen_at, row.id == current)
+        for row in rows
+        if not _session_expired(settings, row, now)
+    ]
+
+
+def end_session_by_handle(db: Session, *, account_id: int, handle: str) -> None:
+    """End one of this account's own sessions; any other handle is a 404, like a missing one."""
+    if len(handle) != HANDLE_LENGTH or any(c not in "0123456789abcdef" for c in handle):
+        raise NotFound()
+    ended = db.execute(
+        delete(UserSession).where(UserSession.account_id == account_id, UserSession.id.startswith(handle, autoescape=True))
+    ).rowcount
+    if not ended:
+        raise NotFound()
+    logger.info("a session of account %s ended by its owner", account_id)
+
+
+def end_other_sessions(db: Session, *, account_id: int, cookie_value: str | None) -> None:
+    keep = token_digest(cookie_value) if cookie_value else ""
+    db.execute(delete(UserSession).where(UserSession.account_id == account_id, UserSession.id != keep))
+
+
 # --- passwords -------------------------------------------------------------------------------
 
 
@@ -430,6 +538,36 @@ def change_password(
     if verify_password(new_password, account.password_hash):
         _fail("new_password", N_("Your new password must be different from your current one"))
     _set_password(db, account=account, password=new_password)
+
+
+def change_email(
+    db: Session, settings: Settings, mailer: Mailer, *, account: Account, new_email: str, password: str,
+    email_changed=(),
+) -> None:
+    """A new sign-in address, with the password again (a session left open on a shared computer
+    must not be enough to take the account). The old address is told, in case it was not them;
+    every other session and API token ends."""
+    if not verify_password(password, account.password_hash):
+        _fail("email_password", N_("Your password is not correct"))
+    try:
+        clean = normalise_email(new_email)
+    except InvalidInput:
+        _fail("new_email", N_("Enter an email address in the correct format, like name@example.com"))
+    if clean == account.email:
+        _fail("new_email", N_("That is already your email address"))
+    if find_account_by_email(db, email=clean) is not None:
+        _fail("new_email", N_("An account with this email address already exists"))
+    old = account.email
+    account.email = clean
+    db.add(account)
+    db.flush()
+    for follow in email_changed:
+        follow(db, account.id, clean)
+    end_all_sessions(db, account_id=account.id)
+    revoke_all_api_tokens(db, account_id=account.id)
+    message = render_mail(settings, "email_changed", to=old, language=account.language, name=account.name, new_email=clean)
+    send_after_commit(db, mailer, message)
+    logger.info("email address changed for account %s", account.id)
 
 
 def _set_password(db: Session, *, account: Account, password: str) -> None:

@@ -107,6 +107,16 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     busy_queue: int = Field(default=100, ge=0, le=10_000)
 
+    # Two-step sign-in for linkers, staff and admins before they see any personal data or report.
+    # Unset: on, except in tests (which turn it on where they test it). Production refuses "off".
+    second_factor_required: bool | None = None
+
+    @property
+    def second_factor_is_required(self) -> bool:
+        if self.second_factor_required is None:
+            return self.environment != "test"
+        return self.second_factor_required
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _log_level_in_capitals(cls, value: object) -> object:
@@ -124,6 +134,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "MARKETPLACE_SECRET_KEY must be set to a random value of at least 32 characters "
                     "in production (for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                )
+            if self.second_factor_required is False:
+                raise ValueError(
+                    "MARKETPLACE_SECOND_FACTOR_REQUIRED cannot be false in production: linkers, staff and "
+                    "admins see personal data and must use two-step sign-in"
                 )
             if not self.smtp_host:
                 raise ValueError("MARKETPLACE_SMTP_HOST must be set in production: mail cannot go to a local outbox")

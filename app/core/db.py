@@ -89,7 +89,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # A write request's transactions begin IMMEDIATE: they take the write lock first (waiting up to
+    # the busy timeout for it) instead of reading and then failing at once with "database is
+    # locked" when another writer committed in between. Reads stay DEFERRED and never wait.
+    if connection.get_execution_options().get(SQLITE_BEGIN) == "IMMEDIATE":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+SQLITE_BEGIN = "marketplace_sqlite_begin"
+
+
+def write_session_factory(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    """The sessions of requests that change things (POST, PUT, PATCH, DELETE). On SQLite their
+    transactions begin IMMEDIATE; elsewhere (PostgreSQL, or a test's shared connection) they are
+    the same sessions."""
+    bind = session_factory.kw.get("bind")
+    if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+        return make_session_factory(bind.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"}), **{
+            k: v for k, v in session_factory.kw.items() if k not in ("bind", "class_", "expire_on_commit")
+        })  # fmt: skip
+    return session_factory
 
 
 def make_session_factory(bind: Any, **kwargs: Any) -> sessionmaker[Session]:
@@ -106,6 +127,9 @@ def atomic(session: Session) -> Iterator[None]:
         yield
 
 
+READING_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
 async def get_db(request: Request) -> AsyncIterator[Session]:
     """One unit of work per request: commit when the handler returns, roll back if it raises.
 
@@ -113,7 +137,8 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     session touches no database, so it happens on the event loop; the end (commit or rollback,
     then the after-request writes) is one trip to a worker thread.
     """
-    session: Session = request.app.state.session_factory()
+    factory = request.app.state.session_factory if request.method in READING_METHODS else request.app.state.write_session_factory
+    session: Session = factory()
     try:
         yield session
     except BaseException:

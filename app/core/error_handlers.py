@@ -12,6 +12,7 @@ from app.core.errors import (
     STATUS_PAGES,
     AppError,
     NotFound,
+    SecondFactorRequired,
     SignInRequired,
     api_errors,
     api_message,
@@ -21,7 +22,7 @@ from app.core.errors import (
     is_api,
     is_htmx,
 )
-from app.core.responses import redirect_to_sign_in
+from app.core.responses import redirect_to_sign_in, see_other
 from app.core.validation import errors_from_pydantic
 
 
@@ -44,6 +45,14 @@ def install_error_handlers(app: FastAPI) -> None:
         if is_api(request):
             return api_message(401, "Sign in required", headers={"WWW-Authenticate": "Bearer"})
         return redirect_to_sign_in(request, exc.next_path)
+
+    @app.exception_handler(SecondFactorRequired)
+    async def second_factor_required(request: Request, exc: SecondFactorRequired) -> Response:
+        if is_api(request):
+            return api_message(
+                403, "Turn on two-step sign-in first: POST /api/v1/me/mfa/totp, then /api/v1/me/mfa/totp/confirm"
+            )
+        return see_other(request, request.url_for("accounts:two_step").path, flash="two-step-needed")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict
 
 from app.core.i18n import N_
 
@@ -90,6 +91,10 @@ class InvalidInput(AppError):
 
     def for_field(self, field: str) -> str | None:
         return next((e.message for e in self.errors if e.field == field), None)
+
+
+class SecondFactorRequired(Exception):
+    """Signed in, but this role must turn on two-step sign-in before anything else."""
 
 
 class SignInRequired(Exception):
@@ -173,3 +178,39 @@ def app_error_response(request: Request, exc: AppError) -> Response:
     if type(exc) is AppError or isinstance(exc, Conflict):
         heading = exc.message  # a specific message says more than the status's generic heading
     return error_page(request, exc.status, heading, body, errors)
+
+
+# --- what the API documents for its errors -----------------------------------------------------
+
+
+class ApiMessage(BaseModel):
+    """Every API refusal: a plain sentence. A 409 adds the object's latest state as `latest`."""
+
+    model_config = ConfigDict(extra="allow")
+    detail: str
+
+
+class ApiFieldError(BaseModel):
+    field: str
+    message: str
+
+
+class ApiFieldErrors(BaseModel):
+    """A 422: one message per field, each fit to show to the person who typed it."""
+
+    errors: list[ApiFieldError]
+
+
+# Every API router documents these (FastAPI's own 422 schema is replaced by ours), so a client, and
+# the schema tests, know each answer the API can give.
+API_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ApiMessage, "description": "The body could not be read (not UTF-8 JSON)"},
+    401: {"model": ApiMessage, "description": "No valid bearer token (or, for sign-in, wrong details)"},
+    403: {"model": ApiMessage, "description": "This account's role may not do this"},
+    404: {"model": ApiMessage, "description": "No such record, or not one this account may see"},
+    409: {"model": ApiMessage, "description": "Changed by someone else first: `latest` holds its state"},
+    413: {"model": ApiMessage, "description": "The body is too large"},
+    422: {"model": ApiFieldErrors, "description": "Something sent is not valid: one message per field"},
+    429: {"model": ApiMessage, "description": "Too many attempts: wait for `Retry-After` seconds"},
+    503: {"model": ApiMessage, "description": "Busy or the database is unavailable: try again after `Retry-After`"},
+}

@@ -141,6 +141,87 @@ class BodySizeLimitMiddleware:
             await _send_error(scope, receive, send, 413, N_("That was too much to send"), N_("Shorten what you sent and try again"))
 
 
+class NulCharacterMiddleware:
+    """Refuse text PostgreSQL cannot store, the same on both databases (SQLite would take it):
+    the NUL character anywhere in an address or a body, and a lone UTF-16 surrogate (`\\ud800`,
+    which is valid JSON but no real character). No one types either, and one safety net here
+    covers every field of every form and API body, including fields added later.
+
+    A JSON body gets the API's usual 422 naming the field; an address or a form gets the plain
+    "problem with that request" page (a browser never sends these from a text box).
+    """
+
+    ADDRESS_PATTERNS = (b"\x00", b"%00")
+    UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope["path"] or any(p in scope.get("query_string", b"") for p in self.ADDRESS_PATTERNS):
+            await _send_bad_request(scope, receive, send)
+            return
+        if scope["method"] not in self.UNSAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        content_type = Headers(scope=scope).get("content-type", "")
+        if not content_type.startswith(("application/json", "application/x-www-form-urlencoded")):
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        if content_type.startswith("application/json"):
+            field = unstorable_json_field(body)
+            if field is not None:
+                from app.core.errors import FieldError, api_errors
+
+                message = N_("Remove the unusual invisible characters and try again")
+                await api_errors([FieldError(field, message)])(scope, _replay(body, receive), send)
+                return
+        elif any(p in body for p in self.ADDRESS_PATTERNS):
+            await _send_bad_request(scope, _replay(body, receive), send)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+
+async def _send_bad_request(scope: Scope, receive: Receive, send: Send) -> None:
+    await _send_error(scope, receive, send, 400, N_("Sorry, there is a problem with that request"), N_("Go back and try again."))
+
+
+def unstorable_json_field(body: bytes) -> str | None:
+    """The dotted path of the first JSON string (key or value) holding text no database column
+    can store, or None. A body that is not JSON is left for the endpoint's own 422."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+    def storable(text: str) -> bool:
+        if "\x00" in text:
+            return False
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+
+    pending: list[tuple[tuple[str, ...], object]] = [((), document)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str) and not storable(value):
+            return ".".join(path) or "body"
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not storable(key):
+                    return ".".join(path) or "body"
+                pending.append(((*path, key), item))
+        elif isinstance(value, list):
+            pending.extend(((*path, str(index)), item) for index, item in enumerate(value))
+    return None
+
+
 class _BodyTooLarge(HTTPException):
     # An HTTPException, so FastAPI's own body parsing lets it through as a 413 instead of a 400.
     def __init__(self) -> None:
@@ -296,6 +377,114 @@ async def _send_busy(scope: Scope, receive: Receive, send: Send) -> None:
         scope, receive, with_retry_after, 503,
         N_("Sorry, the service is busy"), N_("Please try again in a moment. Nothing you sent has been saved."),
     )
+
+
+# PostgreSQL's "try again" errors: a serialization failure and a deadlock. The transaction was
+# rolled back whole, so running the request again is safe.
+RETRYABLE_SQLSTATES = ("40001", "40P01")
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None)
+
+
+class DatabaseTroubleMiddleware:
+    """What a request meets when the database cannot serve it: never a 500.
+
+    - A serialization failure or deadlock (PostgreSQL 40001, 40P01): the request is run again
+      from the start, up to `retries` times, with a short random pause; then a 503.
+    - A lost or refused connection (the server restarting, a killed backend) or a locked SQLite
+      file: a 503 with `Retry-After` at once. Nothing was committed: the transaction is gone whole.
+
+    Only before the answer has started; the body is kept (it is small: the size limit runs first)
+    so a retry sends the handler the same request.
+    """
+
+    def __init__(self, app: ASGIApp, retries: int = 3):
+        self.app = app
+        self.retries = retries
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from sqlalchemy.exc import DBAPIError
+
+        body, more = b"", True
+        messages: list[Message] = []
+        while more:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+
+        for attempt in range(self.retries + 1):
+            started = False
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if not replayed:
+                    replayed = True
+                    if messages and messages[0]["type"] != "http.request":
+                        return messages[0]
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            async def tracking_send(message: Message) -> None:
+                nonlocal started
+                if message["type"] == "http.response.start":
+                    started = True
+                await send(message)
+
+            try:
+                await self.app(scope, replay, tracking_send)
+                return
+            except DBAPIError as exc:
+                if started:
+                    raise
+                state = _sqlstate(exc)
+                if state in RETRYABLE_SQLSTATES and attempt < self.retries:
+                    logger.info("retrying %s after sqlstate %s (attempt %s)", scope.get("method"), state, attempt + 1)
+                    await asyncio.sleep(0.01 * (2**attempt) + secrets.randbelow(20) / 1000)
+                    continue
+                if state in RETRYABLE_SQLSTATES or exc.connection_invalidated or _database_unreachable(exc):
+                    logger.warning("database unavailable (%s) on %s", state or type(exc.orig).__name__, scope.get("method"))
+                    await _send_unavailable(scope, receive, send)
+                    return
+                raise
+
+
+def _database_unreachable(exc: BaseException) -> bool:
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    original = getattr(exc, "orig", exc)
+    state = _sqlstate(exc)
+    if type(original).__module__.startswith("psycopg"):
+        # The server went away mid-request (no SQLSTATE: the connection itself failed), or it
+        # refused us: class 08 (connection exception), 57P01-57P03 (shutting down, cannot connect now).
+        return state is None or state.startswith(("08", "57P"))
+    # SQLite: another writer held the file past the busy timeout.
+    text = str(original).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+async def _send_unavailable(scope: Scope, receive: Receive, send: Send) -> None:
+    async def with_retry_after(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = list(message["headers"]) + [(b"retry-after", b"5")]
+        await send(message)
+
+    await _send_error(
+        scope, receive, with_retry_after, 503,
+        N_("Sorry, the service is busy"), N_("Please try again in a moment. Nothing you sent has been saved."),
+    )  # fmt: skip
 
 
 class UnexpectedErrorMiddleware:

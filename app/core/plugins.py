@@ -56,6 +56,9 @@ class Plugins:
     item_sections: list[ItemSection] = field(default_factory=list)
     consent_withdrawn: list[ConsentWithdrawn] = field(default_factory=list)
     item_closed: list[ItemClosed] = field(default_factory=list)
+    # (db, account_id, new_email): an account's sign-in address changed (the registry keeps the
+    # person's contact address in step).
+    email_changed: list[Callable[..., None]] = field(default_factory=list)
     # The application's mailer, for hooks that tell people what happened (set by `create_app`).
     mailer: Any = None
     person_access: list[PersonAccessRule] = field(default_factory=list)

@@ -10,9 +10,9 @@ type we can meet is mapped to a plain-English message here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, BeforeValidator, Strict, ValidationError
 
 from app.core.errors import FieldError, InvalidInput
 from app.core.i18n import N_
@@ -28,6 +28,18 @@ class Plain(ValueError):
         self.params = params or None
         super().__init__(template % params if params else template)
 
+
+def _refuse_truth_value(raw: Any) -> Any:
+    # Pydantic's lax mode reads JSON `true` as 1; an id, a version or a count never means yes.
+    if isinstance(raw, bool):
+        raise Plain(N_("Enter a whole number"))
+    return raw
+
+
+WholeNumber = Annotated[int, BeforeValidator(_refuse_truth_value)]
+# ...and a yes-or-no answer is JSON `true` or `false`, never the text "0" or "off" (forms turn
+# their "yes" into a real bool before parsing).
+YesNo = Annotated[bool, Strict()]
 
 _LOCATION_PREFIXES = ("body", "query", "path", "header", "cookie")
 

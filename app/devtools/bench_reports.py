@@ -24,7 +24,7 @@ from app.accounts.models import Account, Role, UserSession
 from app.core.config import get_settings
 from app.core.db import make_engine, make_session_factory, utcnow
 from app.devtools import demo
-from app.devtools.bench_pages import BenchError, _get, percentile, served
+from app.devtools.bench_pages import BenchError, _get, passed_two_steps, percentile, served
 from app.devtools.demo_history import generate_history
 from app.linkers.timeliness import local_date
 from app.matching.models import Match
@@ -71,6 +71,7 @@ def _staff_sign_in(factory, settings) -> str:
                 password="bench-lantern-quarry-meadow",
                 is_demo=True,
             )
+        passed_two_steps(db, account)
         token = accounts.start_session(db, settings, account=account)
         db.commit()
         return token

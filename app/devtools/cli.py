@@ -70,6 +70,15 @@ def add_bench_commands(commands: Any) -> None:
     add_bench_matching(benches)
     add_bench_live(benches)
     add_bench_reports(benches)
+    add_bench_load_command(benches)
+
+
+def add_bench_load_command(benches: Any) -> None:
+    # Imported when the parser is built: the module itself imports no heavy libraries (locust
+    # runs in its own process).
+    from app.devtools.bench_load import add_bench_load
+
+    add_bench_load(benches)
 
 
 def _bench_matching(args: argparse.Namespace) -> int:

@@ -9,10 +9,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.db import DbSession, utcnow, writing
-from app.core.errors import NotFound
+from app.core.errors import API_ERROR_RESPONSES, NotFound
 from app.core.plugins import DataSubject
 from app.linkers import service, timeliness
 from app.linkers.dependencies import ApiLinkerActor, load_person
@@ -48,7 +48,7 @@ from app.registry.models import (
 )
 from app.registry.service import OFFER, REQUEST
 
-router = APIRouter(prefix="/api/v1/linker", tags=["linkers"])
+router = APIRouter(prefix="/api/v1/linker", tags=["linkers"], responses=API_ERROR_RESPONSES)
 
 Page = Annotated[int, Query(ge=1, le=10_000)]
 
@@ -75,8 +75,26 @@ def register_person(request: Request, db: DbSession, actor: ApiLinkerActor, body
 def caseload(
     request: Request, db: DbSession, actor: ApiLinkerActor, page: Page = 1,
     ward: Annotated[str, Query(max_length=9)] = "", need: Annotated[str, Query(max_length=30)] = "",
-    q: Annotated[str, Query(max_length=100)] = "",
 ) -> list[CaseloadPerson]:  # fmt: skip
+    return _caseload(request, db, actor, ward=ward, need=need, q="", page=page)
+
+
+class CaseloadSearch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    q: str = Field(min_length=1, max_length=100, description="Part of a name or a postcode")
+    ward: str = Field(default="", max_length=9)
+    need: str = Field(default="", max_length=30)
+    page: int = Field(default=1, ge=1, le=10_000)
+
+
+@router.post("/people/search", response_model=list[CaseloadPerson], name="api:linker_caseload_search")
+def caseload_search(request: Request, db: DbSession, actor: ApiLinkerActor, body: CaseloadSearch) -> list[CaseloadPerson]:
+    """The caseload searched by name or postcode, in the body: personal data never goes in a URL."""
+    return _caseload(request, db, actor, ward=body.ward, need=body.need, q=body.q.strip(), page=body.page)
+
+
+def _caseload(request: Request, db, actor, *, ward: str, need: str, q: str, page: int) -> list[CaseloadPerson]:
     found = service.worklist(
         db, request.app.state.settings, linker_id=actor.account_id, now=utcnow(), ward=ward, need=need,
         query=q, page=page,

@@ -12,6 +12,7 @@ from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, enum_column, utcnow
+from app.core.validation import WholeNumber, YesNo
 from app.privacy.models import ConsentMethod
 from app.registry import fields as f
 from app.registry.models import ContactMethod, PersonName
@@ -149,7 +150,7 @@ class _Edge(BaseModel):
 
 
 class RecordedConsent(_Edge):
-    given: bool = False
+    given: YesNo = False
     method: ConsentMethod = ConsentMethod.verbal
 
 
@@ -204,15 +205,15 @@ class PoolPerson(BaseModel):
 
 
 class HandoverIn(_Edge):
-    to_account_id: int
+    to_account_id: WholeNumber
     note: str = PydanticField(default="", max_length=1000)
 
 
 class NoteIn(_Edge):
     body: str = PydanticField(min_length=1, max_length=5000)
-    sensitive: bool = False
-    match_id: int | None = None
-    corrects_note_id: int | None = None
+    sensitive: YesNo = False
+    match_id: WholeNumber | None = None
+    corrects_note_id: WholeNumber | None = None
 
 
 class NoteOut(BaseModel):
@@ -244,7 +245,7 @@ class FollowUpIn(_Edge):
 
 
 class FollowUpDoneIn(_Edge):
-    done: bool = True
+    done: YesNo = True
     note: str | None = PydanticField(default=None, max_length=1000)
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.accounts.dependencies import OptionalAccount, load_account, sign_in_response
 from app.accounts.models import Account
@@ -118,8 +118,30 @@ def _common(request: Request) -> dict:
 def dashboard(
     request: Request, db: DbSession, actor: LinkerActor,
     ward: Annotated[str, Query(max_length=9)] = "", need: Annotated[str, Query(max_length=30)] = "",
-    q: Annotated[str, Query(max_length=100)] = "", page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:  # fmt: skip
+    return _dashboard(request, db, actor, ward=ward, need=need, q="", page=page)
+
+
+class SearchForm(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    q: str = Field(default="", max_length=100)
+    ward: str = Field(default="", max_length=9)
+    need: str = Field(default="", max_length=30)
+    page: int = Field(default=1, ge=1, le=10_000)
+
+
+@router.post("/linkers/search", name="linkers:dashboard_search")
+def dashboard_search(request: Request, db: DbSession, actor: LinkerActor, form: Annotated[SearchForm, Form()]) -> Response:
+    """The caseload searched by name or postcode: posted, so the words never sit in an address
+    (browser history, server logs, a shared screen's address bar)."""
+    if not form.q.strip():  # filters alone are no one's data: a plain address, fit to bookmark
+        target = request.url_for("linkers:dashboard").include_query_params(ward=form.ward, need=form.need, page=form.page)
+        return see_other(request, f"{target.path}?{target.query}")
+    return _dashboard(request, db, actor, ward=form.ward, need=form.need, q=form.q.strip(), page=form.page)
+
+
+def _dashboard(request: Request, db, actor, *, ward: str, need: str, q: str, page: int) -> Response:
     settings = request.app.state.settings
     found = service.worklist(
         db, settings, linker_id=actor.account_id, now=utcnow(), ward=ward, need=need if need in service.NEEDS else "",

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.accounts.dependencies import Actor, api_require_actor, api_require_role
 from app.accounts.models import Account, Role
 from app.core.db import DbSession
-from app.core.errors import Conflict, NotFound
+from app.core.errors import API_ERROR_RESPONSES, Conflict, NotFound
+from app.core.validation import WholeNumber
 from app.matching import engine, service, workflow
 from app.matching import jobs as matching_jobs
 from app.matching.dependencies import MatchAccess, broker_of, load_match, side_for_pair
@@ -18,7 +19,7 @@ from app.privacy.audit import AuditAction
 from app.registry import service as registry
 from app.registry.dependencies import ApiCitizenActor, ApiCitizenPerson, ItemAccess, load_item
 
-router = APIRouter(prefix="/api/v1", tags=["matching"])
+router = APIRouter(prefix="/api/v1", tags=["matching"], responses=API_ERROR_RESPONSES)
 
 Limit = Annotated[int, Query(ge=1, le=50)]
 
@@ -160,14 +161,14 @@ class MatchOut(BaseModel):
 class MatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    offer_id: int
-    request_id: int
+    offer_id: WholeNumber
+    request_id: WholeNumber
 
 
 class VersionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int
+    version: WholeNumber
     # A linker answering for a person on their caseload says which side they answer for
     # (needed only when both people are on their caseload).
     on_behalf_of: MatchSide | None = None
@@ -179,12 +180,12 @@ class DeclineIn(VersionIn):
 
 
 class CompleteIn(VersionIn):
-    minutes_given: int = Field(ge=1, le=workflow.MAX_MINUTES)
+    minutes_given: WholeNumber = Field(ge=1, le=workflow.MAX_MINUTES)
     outcome: str | None = Field(default=None, max_length=2000)
 
 
 class TimeIn(VersionIn):
-    minutes_given: int = Field(ge=1, le=workflow.MAX_MINUTES)
+    minutes_given: WholeNumber = Field(ge=1, le=workflow.MAX_MINUTES)
 
 
 class CancelIn(VersionIn):

@@ -12,14 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.accounts.dependencies import Actor, api_require_actor
 from app.accounts.models import Account, Role
 from app.core.db import DbSession
-from app.core.errors import FieldError, InvalidInput
+from app.core.errors import API_ERROR_RESPONSES, FieldError, InvalidInput
 from app.core.i18n import N_
 from app.core.security import verify_password
 from app.privacy import rights
 from app.privacy.dependencies import erase_own, export_for, own_subject
 from app.privacy.models import Export
 
-router = APIRouter(prefix="/api/v1", tags=["privacy"])
+router = APIRouter(prefix="/api/v1", tags=["privacy"], responses=API_ERROR_RESPONSES)
 
 api_citizen_actor = api_require_actor(Role.citizen)
 ApiCitizenActor = Annotated[Actor, Depends(api_citizen_actor)]

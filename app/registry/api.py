@@ -4,16 +4,19 @@ Bodies are the domain's `XCreate` / `XUpdate` models and responses its `XPublic`
 OpenAPI document states exactly the rules the service applies.
 """
 
+import json
+from typing import Annotated, Literal
 
-from typing import Literal
-
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict
 
+from app.accounts import once
 from app.accounts.models import Account, AccountPublic
 from app.core.db import DbSession, atomic
-from app.core.errors import FieldError, InvalidInput
+from app.core.errors import API_ERROR_RESPONSES, FieldError, InvalidInput
 from app.core.i18n import N_
+from app.core.validation import YesNo
 from app.privacy import service as privacy
 from app.privacy.audit import AuditAction
 from app.privacy.models import ConsentPurpose, ConsentRecordPublic
@@ -32,7 +35,7 @@ from app.registry.models import (
 )
 from app.registry.service import OFFER, REQUEST, ItemKind
 
-router = APIRouter(prefix="/api/v1", tags=["register"])
+router = APIRouter(prefix="/api/v1", tags=["register"], responses=API_ERROR_RESPONSES)
 
 
 class StatusChange(BaseModel):
@@ -50,7 +53,7 @@ class HelpRequestPatch(HelpRequestUpdate, StatusChange):
 class ConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    given: bool
+    given: YesNo
 
 
 @router.post("/auth/register", status_code=201, response_model=AccountPublic, name="api:register")
@@ -68,6 +71,16 @@ def skills(db: DbSession) -> list[SkillPublic]:
     ]
 
 
+# A client that may retry a create sends a key of its choosing; a repeat gets the first answer.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key", min_length=1, max_length=once.MAX_KEY_LENGTH,
+        description="Any unique text (a UUID, say). Sent again with the same request, it returns the first answer and creates nothing more.",
+    ),
+]  # fmt: skip
+
+
 def _journey(kind: ItemKind, actor, person: Person) -> ItemAccess:
     return ItemAccess(kind=kind, actor=actor, subject=person)
 
@@ -77,10 +90,18 @@ def _public(db, kind: ItemKind, item):
 
 
 def _item_routes(kind: ItemKind, path: str, create_body: type, patch_body: type, public: type, names: dict[str, str]) -> None:
-    def create(db: DbSession, actor: ApiCitizenActor, person: ApiCitizenPerson, body: create_body):  # type: ignore[valid-type]
-        with atomic(db):
-            item = service.create_item(db, kind=kind, person=person, data=body)
-        return _public(db, kind, item)
+    def create(request: Request, db: DbSession, actor: ApiCitizenActor, person: ApiCitizenPerson, body: create_body, idempotency_key: IdempotencyKey = None):  # type: ignore[valid-type]
+        def run() -> once.Answer:
+            with atomic(db):
+                item = service.create_item(db, kind=kind, person=person, data=body)
+            return once.Answer(201, json.dumps(jsonable_encoder(_public(db, kind, item))))
+
+        if idempotency_key is None:
+            answer = run()
+        else:
+            print_ = once.fingerprint("POST", request.url.path, body.model_dump(mode="json"))
+            answer = once.once(db, account_id=actor.account_id, key=idempotency_key, print_=print_, run=run)
+        return Response(answer.body, status_code=answer.status_code, media_type="application/json")
 
     def list_(db: DbSession, person: ApiCitizenPerson):
         return service.public_items(db, kind=kind, items=service.list_items(db, kind=kind, person=person))
@@ -108,7 +129,10 @@ def _item_routes(kind: ItemKind, path: str, create_body: type, patch_body: type,
         return _public(db, kind, item)
 
     base = f"/{path}"
-    router.add_api_route(base, create, methods=["POST"], status_code=201, response_model=public, name=names["create"])
+    router.add_api_route(
+        base, create, methods=["POST"], status_code=201, response_model=None, name=names["create"],
+        responses={201: {"model": public, "description": "Created (or, for a repeated Idempotency-Key, the first answer again)"}},
+    )  # fmt: skip
     router.add_api_route(base, list_, methods=["GET"], response_model=list[public], name=names["list"])
     router.add_api_route(base + "/{item_id}", read, methods=["GET"], response_model=public, name=names["read"])
     router.add_api_route(base + "/{item_id}", patch, methods=["PATCH"], response_model=public, name=names["update"])

@@ -105,7 +105,9 @@ def clean_skill_codes(raw: Any) -> list[str]:
         raise Plain(N_("Choose at least one thing from the list"))
     if len(codes) > MAX_SKILLS:
         raise Plain(N_("Choose up to %(max)s"), max=MAX_SKILLS)
-    if any(len(code) > 60 for code in codes):
+    # A code is a short printable word from the taxonomy: anything else (a NUL, which PostgreSQL
+    # cannot even compare) names no skill.
+    if any(len(code) > 60 or not code.isprintable() for code in codes):
         raise Plain(N_("Choose skills from the list"))
     return codes
 

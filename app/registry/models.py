@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from app.core.db import UTCDateTime, enum_column, utcnow
+from app.core.validation import YesNo
 
 
 class ContactMethod(str, enum.Enum):
@@ -278,9 +279,9 @@ class PersonPublic(BaseModel):
 
 
 class RegistrationConsents(_Edge):
-    profile: bool = False
-    matching: bool = False
-    share_contact: bool = False
+    profile: YesNo = False
+    matching: YesNo = False
+    share_contact: YesNo = False
 
 
 class CitizenRegistration(_Edge):

@@ -33,6 +33,7 @@ def register(plugins: Plugins) -> None:
     plugins.add_exporter("registry", privacy.export)
     plugins.add_eraser("registry", privacy.erase)
     plugins.person_of_account = privacy.person_of_account
+    plugins.email_changed.append(service.follow_account_email)
     plugins.retention = privacy.Retention(plugins)
     plugins.add_page_mount("journeys", views.journey_router)
 

@@ -205,6 +205,16 @@ def person_for_account(db: Session, *, account: Account | int) -> Person:
     return person
 
 
+def follow_account_email(db: Session, account_id: int, new_email: str) -> None:
+    """The person's contact address is their sign-in address (registration copies it): they move together."""
+    person = db.execute(select(Person).where(Person.account_id == account_id)).scalars().first()
+    if person is not None and person.erased_at is None:
+        person.email = new_email
+        person.updated_at = utcnow()
+        db.add(person)
+        db.flush()
+
+
 def update_profile(db: Session, *, person: Person, data: PersonUpdate) -> Person:
     """Save a person's details. Items placed at their old postcode move with them."""
     if data.preferred_contact is ContactMethod.phone and not data.phone:

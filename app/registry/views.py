@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
+from app.accounts import once
 from app.accounts.dependencies import Actor, OptionalAccount, load_account, sign_in_response
 from app.accounts.models import Account, Role
 from app.core import i18n
@@ -330,6 +331,7 @@ class StepForm(_Form):
     action: str = "continue"
     q: str = ""
     change: str = ""
+    form_token: str = ""  # the first page's single-use token: a double click makes one draft
 
 
 def _form_values(kind: ItemKind, item, db) -> StepForm:
@@ -379,6 +381,8 @@ def _step_page(
         "errors": error.errors if error else [],
         "change": form.change == "1",
         "profile_postcode": journey.subject.postcode,
+        # Kept when the page comes back with errors, so the corrected send is still the first.
+        "form_token": (form.form_token or once.new_form_token()) if item is None else "",
     }
     if step.key == "about" and kind is OFFER and journey.routes.on_behalf:
         context["skill_ideas"] = service.skill_ideas(db)
@@ -486,14 +490,19 @@ def journey_router(kind: ItemKind, routes: JourneyRoutes, subject: Any, prefix: 
     @journeys.post(prefix + "/new", name=routes.new_submit)
     def new_item_submit(request: Request, db: DbSession, journey: ThisJourney, form: Annotated[StepForm, Form()]) -> Response:
         step = STEPS[kind.key][0]
-        try:
+
+        def create() -> once.Answer:
             data = parse(kind.update_model, _answers(step, form), context=service.lookups(db))
             with atomic(db):
                 item = service.create_draft(db, kind=kind, person=journey.subject, data=data)
+            return once.Answer(303, _next_url(request, journey, item, 0, form))
+
+        try:
+            answer = once.form_once(db, account_id=journey.actor.account_id, token=form.form_token, run=create)
         except InvalidInput as error:
             return _step_page(request, db, journey, step, 0, None, form, error)
-        flash = "draft-saved" if form.action == "save" else None
-        return see_other(request, _next_url(request, journey, item, 0, form), flash=flash)
+        flash = "draft-saved" if form.action == "save" and not answer.repeated else None
+        return see_other(request, answer.body, flash=flash)
 
     @journeys.get(prefix + "/{item_id:int}/steps/{step}", name=routes.step)
     def step_page(

@@ -6,16 +6,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.accounts.dependencies import Actor, api_require_actor
 from app.accounts.models import Role
 from app.core.db import utcnow
+from app.core.errors import API_ERROR_RESPONSES
 from app.linkers.timeliness import local_date
 from app.reports import disclosure, service
 from app.reports.queries import By
 
-router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"], responses=API_ERROR_RESPONSES)
 ApiReader = Annotated[Actor, Depends(api_require_actor(Role.staff, Role.admin))]
 
 Count = int | None
@@ -54,7 +55,7 @@ class Disclosure(BaseModel):
 
 class Participation(BaseModel):
     by: By
-    from_: str
+    from_: str = Field(serialization_alias="from")
     to: str
     rows: list[ParticipationRow]
     totals: ParticipationFigures
@@ -76,7 +77,7 @@ class SocialValueOut(BaseModel):
     value_per_hour_source: str
     value_per_volunteer_year_source: str
     other_hours: Count
-    from_: str
+    from_: str = Field(serialization_alias="from")
     to: str
     method: str
     computed_at: str
@@ -102,7 +103,7 @@ class LinkerWorkTotals(LinkerWorkFigures):
 
 class LinkerWork(BaseModel):
     by: By
-    from_: str
+    from_: str = Field(serialization_alias="from")
     to: str
     rows: list[LinkerWorkRow]
     totals: LinkerWorkTotals
@@ -127,7 +128,7 @@ class OutcomeMeasure(BaseModel):
 
 
 class Outcomes(BaseModel):
-    from_: str
+    from_: str = Field(serialization_alias="from")
     to: str
     people_answered_both: Count
     enough_people: bool
@@ -141,10 +142,7 @@ def _period(raw_from: str | None, raw_to: str | None):
 
 
 def _dump(model: BaseModel) -> dict[str, Any]:
-    data = model.model_dump()
-    if "from_" in data:
-        data["from"] = data.pop("from_")
-    return data
+    return model.model_dump(by_alias=True)
 
 
 def method_text(value: dict[str, Any]) -> str:

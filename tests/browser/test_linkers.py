@@ -484,8 +484,7 @@ def test_the_caseload_dashboard_works_without_javascript(no_js_page, watcher, li
     page.get_by_label("What needs doing", exact=True).select_option(label="New: not contacted yet")
     page.get_by_label("Name or postcode", exact=True).fill("Idris")
     submit(page, "Show")
-    expect(page).to_have_url(re.compile(r"[?&]need=not_contacted(&|$)"))
-    expect(page).to_have_url(re.compile(r"[?&]q=Idris(&|$)"))
+    expect(page).not_to_have_url(re.compile(r"Idris"))  # a name never goes in an address
     expect(page.get_by_label("What needs doing", exact=True)).to_have_value("not_contacted")
     expect(page.get_by_label("Name or postcode", exact=True)).to_have_value("Idris")
     rows = page.locator("main tbody tr")
@@ -496,6 +495,7 @@ def test_the_caseload_dashboard_works_without_javascript(no_js_page, watcher, li
 
     # By ward, too: the choices are the wards of the caseload (everyone here lives at KNOWN_POSTCODE,
     # so there is one; the sample postcodes carry ward codes but no ward names).
+    page.get_by_label("Name or postcode", exact=True).fill("")
     wards = page.get_by_label("Ward", exact=True).locator("option")
     expect(wards).to_have_count(2)
     page.get_by_label("Ward", exact=True).select_option(index=1)

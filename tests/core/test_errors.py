@@ -256,3 +256,39 @@ def test_api_validation_errors_for_invalid_json_name_the_body(client):
     response = client.post("/api/v1/auth/token", content=b'{"email": ', headers={"content-type": "application/json"})
     errors = _assert_error_shape(response)
     assert errors == [{"field": "body", "message": "The request body is not valid JSON"}]
+
+
+def test_the_nul_character_in_an_address_is_refused_the_same_on_both_databases(client, citizen):
+    from tests.conftest import api_token
+
+    headers = api_token(client, citizen)
+    for path in ("/api/v1/offers?x=%00", "/api/v1/offers?x=a%00b"):
+        answer = client.get(path, headers=headers)
+        assert answer.status_code == 400 and answer.json()["detail"]
+    page = client.get("/sign-in?next=%00")
+    assert page.status_code == 400 and "Sorry, there is a problem with that request" in page.text
+    assert client.get("/api/v1/skills?q=%2500").status_code == 200  # an encoded "%00" is just text
+
+
+def test_text_no_database_can_store_is_refused_in_any_body_field_naming_the_field(client, linker):
+    """Found by Schemathesis on PostgreSQL: a NUL in the linker search's `q` reached the database
+    as a 500. The net covers every JSON field, nested ones too, and urlencoded forms."""
+    from tests.conftest import api_token, post_form
+
+    headers = {**api_token(client, linker), "content-type": "application/json"}
+    cases = [
+        (rb'{"q": "Ann\\u0000 Smith"}', None),  # an escaped backslash: the text "\u0000", which is fine
+        (rb'{"q": "Ann\u0000"}', "q"),
+        (rb'{"q": "\ud800"}', "q"),  # a lone surrogate: valid JSON, but no character UTF-8 can hold
+        (rb'{"q": "Ann", "ward": ["x", {"deep": "a\u0000"}]}', "ward.1.deep"),
+        (rb'{"q\u0000": "Ann"}', "body"),
+    ]
+    for body, field in cases:
+        answer = client.post("/api/v1/linker/people/search", content=body, headers=headers)
+        if field is None:
+            assert answer.status_code == 200, answer.text
+        else:
+            assert answer.status_code == 422, answer.text
+            assert answer.json() == {"errors": [{"field": field, "message": "Remove the unusual invisible characters and try again"}]}
+    page = post_form(client, "/sign-in", {"email": "a\x00@example.org", "password": "x"})
+    assert page.status_code == 400 and "Sorry, there is a problem with that request" in page.text

@@ -258,6 +258,7 @@ ACCESS: dict[str, Row] = {
     # --- pages ---
     "linkers:dashboard": own(),
     "linkers:pool": own(),
+    "linkers:dashboard_search": own(body=lambda w: {"q": "Peggy"}),
     # Picking up someone already on a caseload is the friendly "another linker has just added this
     # person" (409), the same answer the loser of a race gets (tests/linkers/test_api.py); it shows
     # nothing about them. A missing id is 404.
@@ -319,6 +320,7 @@ ACCESS: dict[str, Row] = {
     # --- the linkers' API ---
     "api:linker_register": own(body=lambda w: PERSON_BODY | {"name": "Rob Register"}),
     "api:linker_caseload": own(),
+    "api:linker_caseload_search": own(body=lambda w: {"q": "Peggy"}),
     "api:linker_person": Row(),
     "api:linker_pool": own(),
     "api:linker_assign": Row(params=POOL, other_params=lambda w: {"person_id": w.person.id}, other_linker=409, audited=False),

@@ -116,9 +116,11 @@ def test_a_linker_erases_a_person_at_their_request_and_the_request_is_recorded(c
 
 def test_no_foreign_key_lets_a_persons_deletion_reach_anyone_elses_records():
     # A cascade is allowed only inside one owner's own things: an item's skill links, an account's
-    # sessions, tokens, reset links and digest days.
+    # sessions, tokens, reset links, digest days, once-only keys (its own replies, kept to answer a
+    # retry) and two-step recovery codes.
     allowed = {("offer_skill", "offer"), ("help_request_skill", "help_request"), ("user_session", "account"),
-               ("api_token", "account"), ("password_reset_token", "account"), ("digest_sent", "account")}  # fmt: skip
+               ("api_token", "account"), ("password_reset_token", "account"), ("digest_sent", "account"),
+               ("once_only", "account"), ("recovery_code", "account")}  # fmt: skip
     cascades = {
         (table.name, fk.column.table.name)
         for table in metadata.sorted_tables for fk in table.foreign_keys if (fk.ondelete or "").upper() == "CASCADE"
