@@ -137,7 +137,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import logging
 
     from app.core.logs import install_log_scrubbers
-    from app.matching.jobs import area_lock_name
+    from app.matching.jobs import area_lock_name, fail_interrupted_runs
 
     settings = get_settings()
     if settings.jobs_immediate:
@@ -147,8 +147,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     install_log_scrubbers()
     jobs = _jobs(settings)
     if not args.keep_locks:
-        # A worker that was killed mid-run leaves its area's lock behind: with one worker
-        # process (the usual set-up; it runs --threads jobs at once) nothing else can hold one.
+        # A worker that was killed mid-run leaves its area's lock behind, and its run marked
+        # running: with one worker process (the usual set-up; it runs --threads jobs at once)
+        # nothing else can hold a lock or be running a run.
         from sqlalchemy import select
 
         from app.registry.models import Ward
@@ -156,6 +157,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         with jobs.context.session_factory() as db:
             wards = db.execute(select(Ward.code)).scalars().all()
         jobs.huey.flush_locks(*(area_lock_name(code) for code in [None, *wards]))
+        if stopped := fail_interrupted_runs(jobs.context.session_factory):
+            print(f"{stopped} allocation run(s) left running by a stopped worker marked failed", flush=True)
     consumer = jobs.huey.create_consumer(
         workers=args.threads, worker_type="thread", periodic=True, max_delay=args.max_delay, graceful_signal="TERM"
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from huey import crontab
+from sqlalchemy import update
 from sqlmodel import Session
 
 from app.accounts.models import Account
@@ -79,6 +80,21 @@ def run_now(settings: Settings, context: JobContext, run_id: int, *, last_try: b
 
 
 JOB = JobSpec(RUN_JOB, carry_out_run)
+
+STOPPED_PART_WAY = "The run stopped part-way because its worker ended. Nothing from it was kept: start it again."
+
+
+def fail_interrupted_runs(session_factory) -> int:
+    """At a worker's start, with no other worker process on the queue: a run still marked
+    `running` belonged to a worker that was killed. Its suggestions were never stored (a run
+    writes them in one transaction), so it is marked failed, saying so, and the area is free."""
+    with session_factory() as db:
+        stopped = db.execute(
+            update(MatchRun).where(MatchRun.status == RunStatus.running)
+            .values(status=RunStatus.failed, error=STOPPED_PART_WAY, finished_at=utcnow())
+        ).rowcount  # fmt: skip
+        db.commit()
+    return stopped
 
 EXPIRY_JOB = "match_expiry"
 
